@@ -26,6 +26,8 @@ function projectsUnder(group: string) {
 
 export default defineConfig({
   test: {
+    // CI also writes a machine-readable summary that .ci/run turns into one "N passed, N failed" line.
+    reporters: process.env.CI ? ['default', ['json', { outputFile: 'artifacts/vitest.json' }]] : ['default'],
     projects: [...projectsUnder('packages'), ...projectsUnder('examples'), ...projectsUnder('tools')],
   },
 });
