@@ -16,7 +16,11 @@ export type OutboxErrorCode =
   | 'OUTBOX_PUBLICATION_MISSING'
   | 'OUTBOX_CLOSED'
   | 'OUTBOX_DRIVER_MISSING'
-  | 'OUTBOX_ABORTED';
+  | 'OUTBOX_ABORTED'
+  | 'OUTBOX_PROTOCOL'
+  | 'OUTBOX_SLOT_MISSING'
+  | 'OUTBOX_SLOT_BUSY'
+  | 'OUTBOX_REPLICATION_FAILED';
 
 /** Options accepted by {@link OutboxError}. */
 export interface OutboxErrorOptions {

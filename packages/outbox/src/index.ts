@@ -5,3 +5,7 @@
  */
 export { OutboxError } from './errors.js';
 export type { OutboxErrorCode, OutboxErrorOptions } from './errors.js';
+export { parseLsn, formatLsn } from './cdc/lsn.js';
+export type { Lsn } from './cdc/lsn.js';
+export { TransactionAssembler } from './cdc/change-event.js';
+export type { ChangeEvent, ChangeOp, ChangeSource, CdcTransaction, Row, PgOutputMessage, RelationLike } from './cdc/change-event.js';

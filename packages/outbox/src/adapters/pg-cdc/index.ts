@@ -1,0 +1,8 @@
+/**
+ * Change data capture from PostgreSQL logical replication (pgoutput), through `pg` and `pg-logical-replication`
+ * (optional peer dependencies: `npm install pg pg-logical-replication`).
+ *
+ * @packageDocumentation
+ */
+export { PgChangeStream, createPgChangeStream } from './change-stream.js';
+export type { PgChangeStreamOptions, PgChangeStreamStats } from './change-stream.js';
