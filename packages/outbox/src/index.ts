@@ -9,3 +9,6 @@ export { parseLsn, formatLsn } from './cdc/lsn.js';
 export type { Lsn } from './cdc/lsn.js';
 export { TransactionAssembler } from './cdc/change-event.js';
 export type { ChangeEvent, ChangeOp, ChangeSource, CdcTransaction, Row, PgOutputMessage, RelationLike } from './cdc/change-event.js';
+export { Replica, createReplica } from './replica/replica.js';
+export type { ReplicaOptions, ReplicaStats, ReplicaStore, ReplicaWrite, ReplicaVersion } from './replica/replica.js';
+export { createMemoryReplicaStore } from './replica/memory-store.js';

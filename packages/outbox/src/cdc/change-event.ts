@@ -27,6 +27,8 @@ export interface ChangeSource {
   table: string;
   /** Commit time in milliseconds since the epoch. */
   ts: number;
+  /** Position of the change inside its transaction (0-based); with `lsn` it orders all changes totally. */
+  seq: number;
   /** True for rows read by the initial snapshot. */
   snapshot?: boolean;
 }
@@ -163,7 +165,7 @@ export class TransactionAssembler {
       before,
       after,
       key: rel.keyColumns,
-      source: { lsn: tx.commitLsn, txid: tx.txid, schema: rel.schema, table: rel.name, ts: tx.commitTime },
+      source: { lsn: tx.commitLsn, txid: tx.txid, schema: rel.schema, table: rel.name, ts: tx.commitTime, seq: tx.changes.length },
     });
   }
 }

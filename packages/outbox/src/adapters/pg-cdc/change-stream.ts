@@ -280,7 +280,7 @@ export class PgChangeStream implements AsyncIterable<CdcTransaction> {
         while (true) {
           const { rows } = await reader.query(`fetch ${this.#opts.snapshotBatchRows} from dataplane_snap`);
           for (const row of rows) {
-            batch.push({ op: 'r', before: null, after: row, key, source: { lsn, txid: 0, schema: t.schema, table: t.table, ts, snapshot: true } });
+            batch.push({ op: 'r', before: null, after: row, key, source: { lsn, txid: 0, schema: t.schema, table: t.table, ts, seq: 0, snapshot: true } });
             this.#snapshotRows++;
           }
           if (batch.length >= this.#opts.snapshotBatchRows) await flush();
