@@ -5,3 +5,6 @@
  */
 export { LsmError } from './errors.js';
 export type { LsmErrorCode, LsmErrorOptions } from './errors.js';
+export { createMemoryLog } from './log/memory-log.js';
+export type { MemoryLogOptions } from './log/memory-log.js';
+export type { LogSource, LogBatch, LogRecord, ConsumeOptions, LogSourceStats } from './log/log-source.js';
