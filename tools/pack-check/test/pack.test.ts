@@ -16,6 +16,7 @@ const tsc = join(repo, 'node_modules/typescript/bin/tsc');
 interface Manifest {
   name: string;
   exports: Record<string, unknown>;
+  peerDependencies?: Record<string, string>;
 }
 
 const packages = readdirSync(join(repo, 'packages'))
@@ -53,7 +54,20 @@ beforeAll(() => {
   }
   run('mkdir', ['-p', consumer], work);
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
-  run('npm', ['install', '--no-package-lock', '--prefer-offline', '--ignore-scripts', '--omit=peer', ...tarballs], consumer);
+  // A user of an adapter subpath has its driver installed: install every optional peer (and its @types) at the
+  // version the workspace uses, so subpath types resolve as they would for that user. Scripts are skipped: the
+  // test only resolves and type-checks.
+  const peers = new Set<string>();
+  for (const { manifest } of packages) for (const name of Object.keys(manifest.peerDependencies ?? {})) peers.add(name);
+  const versioned = [...peers].flatMap((name) => {
+    const out: string[] = [];
+    for (const dep of [name, `@types/${name.replace(/^@([^/]+)\//, '$1__')}`]) {
+      const installed = join(repo, 'node_modules', dep, 'package.json');
+      if (existsSync(installed)) out.push(`${dep}@${(JSON.parse(readFileSync(installed, 'utf8')) as { version: string }).version}`);
+    }
+    return out;
+  });
+  run('npm', ['install', '--no-package-lock', '--prefer-offline', '--ignore-scripts', ...tarballs, ...versioned], consumer);
 }, 600_000);
 
 afterAll(() => {
