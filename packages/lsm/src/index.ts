@@ -8,3 +8,18 @@ export type { LsmErrorCode, LsmErrorOptions } from './errors.js';
 export { createMemoryLog } from './log/memory-log.js';
 export type { MemoryLogOptions } from './log/memory-log.js';
 export type { LogSource, LogBatch, LogRecord, ConsumeOptions, LogSourceStats } from './log/log-source.js';
+export { createAdmissionController } from './admission/admission-controller.js';
+export type {
+  AdmissionController,
+  AdmissionControllerOptions,
+  AdmissionGateOptions,
+  AdmissionGateStats,
+  AdmissionKind,
+  AdmissionStats,
+} from './admission/admission-controller.js';
+export { memoryGate, logLagGate } from './admission/gates.js';
+export type { LogLagProbe } from './admission/gates.js';
+export { createQueryScheduler } from './sched/query-scheduler.js';
+export type { QueryScheduler, QuerySchedulerOptions, QuerySchedulerStats, OverloadMode } from './sched/query-scheduler.js';
+export { estimateQueryCost } from './sched/cost.js';
+export type { QueryCostInput } from './sched/cost.js';
