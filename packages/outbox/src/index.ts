@@ -12,3 +12,5 @@ export type { ChangeEvent, ChangeOp, ChangeSource, CdcTransaction, Row, PgOutput
 export { Replica, createReplica } from './replica/replica.js';
 export type { ReplicaOptions, ReplicaStats, ReplicaStore, ReplicaWrite, ReplicaVersion } from './replica/replica.js';
 export { createMemoryReplicaStore } from './replica/memory-store.js';
+export { CdcRelay, createCdcRelay } from './cdc/relay.js';
+export type { CdcRelayOptions, CdcRelayStats, CdcSource } from './cdc/relay.js';

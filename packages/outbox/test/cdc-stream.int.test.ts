@@ -136,7 +136,7 @@ describe('pgoutput change stream (real PostgreSQL)', () => {
     const { open } = await setup();
     const a = open();
     await a.start();
-    const b = open();
+    const b = open({ standby: false });
     const err = await b.start().catch((e: unknown) => e);
     expect(OutboxError.is(err, 'OUTBOX_SLOT_BUSY')).toBe(true);
     expect((err as OutboxError).retryable).toBe(true);

@@ -47,6 +47,18 @@ export class BoundedQueue<T> {
     });
   }
 
+  /** Waits for at least one item, then returns every item available now, up to `max`. */
+  async takeBatch(max: number): Promise<T[]> {
+    const first = await this.take();
+    if (first.done) return [];
+    const out = [first.value];
+    while (out.length < max && this.#items.length > 0) {
+      out.push(this.#items.shift()!);
+      this.#putters.shift()?.();
+    }
+    return out;
+  }
+
   fail(err: unknown): void {
     if (this.#error !== undefined || this.#closed) return;
     this.#error = err;

@@ -34,6 +34,15 @@ export interface PgChangeStreamOptions {
   onSlotLost?: 'error' | 'recreate' | undefined;
   /** Schema of the small bookkeeping table `dataplane_cdc_slots`. @defaultValue 'public' */
   stateSchema?: string | undefined;
+  /**
+   * Wait as a standby until this process holds the slot's leadership (a PostgreSQL advisory lock held by the
+   * stream's session, released when the process dies), so several relays can run and one streams at a time.
+   * When false, a second reader fails fast with `OUTBOX_SLOT_BUSY`.
+   * @defaultValue true
+   */
+  standby?: boolean | undefined;
+  /** How often a standby retries for leadership. @defaultValue 500 */
+  standbyPollMs?: number | undefined;
   /** Committed transactions buffered ahead of the consumer; the socket is paused beyond it. @defaultValue 256 */
   maxBufferedTransactions?: number | undefined;
   /** How often an idle stream reports its position and measures slot lag. @defaultValue 5000 */
@@ -44,7 +53,7 @@ export interface PgChangeStreamOptions {
 
 /** A snapshot of a change stream's counters. */
 export interface PgChangeStreamStats {
-  state: 'idle' | 'snapshotting' | 'streaming' | 'closed' | 'failed';
+  state: 'idle' | 'standby' | 'snapshotting' | 'streaming' | 'closed' | 'failed';
   transactionsReceived: number;
   changesReceived: number;
   snapshotRows: number;
@@ -153,6 +162,8 @@ export class PgChangeStream implements AsyncIterable<CdcTransaction> {
       onSlotLost: options.onSlotLost ?? 'error',
       stateSchema: ident('stateSchema', options.stateSchema ?? 'public'),
       maxBufferedTransactions: max,
+      standby: options.standby ?? true,
+      standbyPollMs: options.standbyPollMs ?? 500,
       statusIntervalMs: options.statusIntervalMs ?? 5000,
       signal: options.signal,
     };
@@ -184,6 +195,7 @@ export class PgChangeStream implements AsyncIterable<CdcTransaction> {
     admin.on('error', (err) => this.#fail(mapError(err, this.#opts.slot, this.#opts.publication)));
     await admin.connect();
     this.#admin = admin;
+    if (this.#opts.standby) await this.#lead(admin);
     await this.#ensurePublication(admin);
     const created = await this.#ensureSlot(admin, pg.Client);
     if (!created) {
@@ -194,6 +206,18 @@ export class PgChangeStream implements AsyncIterable<CdcTransaction> {
     await this.#stream();
     this.#timer = setInterval(() => void this.#status(), this.#opts.statusIntervalMs);
     this.#timer.unref();
+  }
+
+  /** Waits until this session holds the slot's advisory lock. */
+  async #lead(admin: PgClientLike): Promise<void> {
+    this.#state = 'standby';
+    const key = `dataplane.cdc:${this.#opts.slot}`;
+    while (true) {
+      const { rows } = await admin.query('select pg_try_advisory_lock(hashtext($1)) as ok', [key]);
+      if (rows[0]?.ok === true) return;
+      if (this.#opts.signal?.aborted || this.#closing) throw new OutboxError('OUTBOX_ABORTED', 'closed while waiting as a standby');
+      await new Promise((r) => setTimeout(r, this.#opts.standbyPollMs));
+    }
   }
 
   async #ensurePublication(admin: PgClientLike): Promise<void> {
@@ -415,6 +439,16 @@ export class PgChangeStream implements AsyncIterable<CdcTransaction> {
     if (end <= this.#acked) return;
     this.#acked = end;
     await this.#service?.acknowledge(tx.endLsn);
+  }
+
+  /**
+   * Waits for the next committed transaction, then returns it with every other one already buffered, up to
+   * `max`, so a relay can publish them in one round trip. Returns `[]` once the stream is closed.
+   *
+   * @throws {@link OutboxError} the stream's failure (`OUTBOX_SLOT_LOST`, `OUTBOX_REPLICATION_FAILED`, ...).
+   */
+  nextBatch(max = 512): Promise<CdcTransaction[]> {
+    return this.#queue.takeBatch(max);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<CdcTransaction> {
