@@ -6,3 +6,5 @@
  */
 export { PgChangeStream, createPgChangeStream } from './change-stream.js';
 export type { PgChangeStreamOptions, PgChangeStreamStats } from './change-stream.js';
+export { createPgReplicaStore } from './pg-replica-store.js';
+export type { PgReplicaStoreOptions, PgPoolLike } from './pg-replica-store.js';
