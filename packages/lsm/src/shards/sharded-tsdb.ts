@@ -1,0 +1,324 @@
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { createAdmissionController, type AdmissionController, type AdmissionGateOptions, type AdmissionStats } from '../admission/admission-controller.js';
+import { LsmError } from '../errors.js';
+import type { QuerySchedulerOptions } from '../sched/query-scheduler.js';
+import { checkPoint, decodePointBatch, PointBatchBuilder } from './columnar.js';
+import { checkQuery, mergeResults, type PointQuery, type SeriesResult } from './query.js';
+import { hashSeriesKey, seriesKey, shardFor, type Point } from './series-key.js';
+import { ShardClient } from './shard-client.js';
+import type { LogPosition, ShardStats } from './shard-host.js';
+
+/** Options of {@link openShardedTsdb}. */
+export interface ShardedTsdbOptions {
+  /** Directory; shard `i` lives in `dir/shard-i`. */
+  dir: string;
+  /** Number of shards (worker threads). Fixed for the life of the directory. @defaultValue os.availableParallelism() */
+  shards?: number | undefined;
+  /** CoDel query scheduler of each shard. @defaultValue see createQueryScheduler */
+  scheduler?: QuerySchedulerOptions | undefined;
+  /** Refuse writes while more than this many write batches are in flight to one shard. @defaultValue 64 */
+  maxInFlightWrites?: number | undefined;
+  /** Extra admission gates (memory, level-0, log lag…), checked before every write and query. @defaultValue [] */
+  gates?: readonly AdmissionGateOptions[] | undefined;
+}
+
+/** Options of a write. */
+export interface ShardedWriteOptions {
+  /**
+   * The log position the points come from (the offset of the last record they contain). A shard skips a
+   * write whose position it already applied, and stores positions atomically with its flushes.
+   */
+  position?: LogPosition | undefined;
+  /** Aborts before the write is sent. */
+  signal?: AbortSignal | undefined;
+}
+
+/** A plain snapshot of a {@link ShardedTsdb}. */
+export interface ShardedTsdbStats {
+  shards: number;
+  writes: number;
+  points: number;
+  queries: number;
+  inFlight: number[];
+  admission: AdmissionStats;
+}
+
+/**
+ * A time-series store spread over worker threads, one per shard, shared-nothing: each worker owns its
+ * storage, memory and query queue. Points are routed by the hash of their series; queries fan out and
+ * merge.
+ *
+ * @since 0.1.0
+ */
+export class ShardedTsdb implements AsyncDisposable {
+  private writes = 0;
+  private points = 0;
+  private queries = 0;
+  private closed = false;
+  private readonly builders: PointBatchBuilder[];
+  private readonly shardOfKey = new Map<string, number>();
+
+  /** @internal */
+  constructor(
+    private readonly clients: ShardClient[],
+    private readonly admission: AdmissionController,
+  ) {
+    this.builders = clients.map(() => new PointBatchBuilder(256));
+  }
+
+  /** Number of shards. */
+  get shards(): number {
+    return this.clients.length;
+  }
+
+  private shardOf(key: string): number {
+    let s = this.shardOfKey.get(key);
+    if (s === undefined) {
+      s = shardFor(hashSeriesKey(key), this.clients.length);
+      if (this.shardOfKey.size > 1_000_000) this.shardOfKey.clear();
+      this.shardOfKey.set(key, s);
+    }
+    return s;
+  }
+
+  private ensureOpen() {
+    if (this.closed) throw new LsmError('LSM_CLOSED', 'sharded tsdb is closed');
+  }
+
+  /**
+   * Writes points: split by series hash, each shard's part packed in columns and transferred.
+   *
+   * @param points - the points.
+   * @param options - log position, signal.
+   * @returns when every shard applied its part (not yet durable: see {@link ShardedTsdb.flush}).
+   * @throws LsmError `LSM_INVALID_ARGUMENT` for a bad point; `LSM_OVERLOADED` (retryable) when a gate is
+   *   closed; `LSM_CLOSED`; `LSM_ABORTED`.
+   * @example
+   * ```ts
+   * import { openShardedTsdb } from '@dataplane/lsm';
+   *
+   * await using db = await openShardedTsdb({ dir: './data', shards: 2 });
+   * await db.write([{ metric: 'cpu', tags: { host: 'a' }, t: Date.now(), v: 0.5 }]);
+   * ```
+   */
+  async write(points: readonly Point[], options: ShardedWriteOptions = {}): Promise<void> {
+    this.ensureOpen();
+    if (!Array.isArray(points)) throw new LsmError('LSM_INVALID_ARGUMENT', 'points must be an array');
+    for (const p of points) {
+      checkPoint(p);
+      const key = seriesKey(p.metric, p.tags);
+      this.builders[this.shardOf(key)]!.add(key, p.t, p.v);
+    }
+    await this.send(points.length, options);
+  }
+
+  /**
+   * Writes a packed batch (from `encodePoints`, e.g. a log record's value), re-split by shard.
+   *
+   * @param batch - packed points.
+   * @param options - log position, signal.
+   * @throws LsmError `LSM_INVALID_ARGUMENT` when the batch is malformed; as {@link ShardedTsdb.write}.
+   * @example
+   * ```ts
+   * import { encodePoints, openShardedTsdb } from '@dataplane/lsm';
+   *
+   * await using db = await openShardedTsdb({ dir: './data', shards: 2 });
+   * await db.writeBatch(encodePoints([{ metric: 'cpu', t: 1, v: 1 }]));
+   * ```
+   */
+  async writeBatch(batch: ArrayBuffer | Uint8Array, options: ShardedWriteOptions = {}): Promise<void> {
+    this.ensureOpen();
+    const cols = decodePointBatch(batch);
+    const shardOfLocal = cols.keys.map((k) => this.shardOf(k));
+    for (let i = 0; i < cols.length; i++) {
+      const local = cols.idx[i]!;
+      this.builders[shardOfLocal[local]!]!.add(cols.keys[local]!, cols.t[i]!, cols.v[i]!);
+    }
+    await this.send(cols.length, options);
+  }
+
+  private async send(n: number, options: ShardedWriteOptions): Promise<void> {
+    const pos = options.position;
+    try {
+      if (options.signal?.aborted) throw new LsmError('LSM_ABORTED', 'write aborted', { cause: options.signal.reason });
+      if (pos !== undefined && (!Number.isInteger(pos.partition) || pos.partition < 0 || typeof pos.offset !== 'bigint')) {
+        throw new LsmError('LSM_INVALID_ARGUMENT', 'position must be { partition: integer >= 0, offset: bigint }');
+      }
+      this.admission.admit('write');
+    } catch (err) {
+      for (const b of this.builders) if (b.length > 0) b.finish();
+      throw err;
+    }
+    const acks: Promise<unknown>[] = [];
+    for (let s = 0; s < this.clients.length; s++) {
+      const b = this.builders[s]!;
+      // Shards without points still get the position, so every shard's applied offset advances.
+      if (b.length === 0 && pos === undefined) continue;
+      const buf = b.finish();
+      acks.push(this.clients[s]!.request({ type: 'write', buf, pos }, [buf]));
+    }
+    await Promise.all(acks);
+    this.writes++;
+    this.points += n;
+  }
+
+  /**
+   * Runs a query on every shard (each through its CoDel queue) and merges the series in key order.
+   *
+   * @param q - the query.
+   * @param signal - aborts waiting for the answer.
+   * @returns matching series.
+   * @throws LsmError `LSM_INVALID_ARGUMENT`; `LSM_OVERLOADED` (retryable) when refused by admission control
+   *   or shed by CoDel; `LSM_CLOSED`; `LSM_ABORTED`.
+   * @example
+   * ```ts
+   * import { openShardedTsdb } from '@dataplane/lsm';
+   *
+   * await using db = await openShardedTsdb({ dir: './data', shards: 2 });
+   * const rows = await db.query({ metric: 'cpu', fromMs: 0, toMs: Date.now(), stepMs: 60_000, agg: 'avg' });
+   * ```
+   */
+  async query(q: PointQuery, signal?: AbortSignal): Promise<SeriesResult[]> {
+    this.ensureOpen();
+    checkQuery(q);
+    if (signal?.aborted) throw new LsmError('LSM_ABORTED', 'query aborted', { cause: signal.reason });
+    this.admission.admit('query');
+    this.queries++;
+    const all = Promise.all(this.clients.map((c) => c.request<SeriesResult[]>({ type: 'query', q })));
+    if (signal === undefined) return mergeResults(await all);
+    return mergeResults(
+      await new Promise<SeriesResult[][]>((resolve, reject) => {
+        const onAbort = () => reject(new LsmError('LSM_ABORTED', 'query aborted', { cause: signal.reason }));
+        signal.addEventListener('abort', onAbort, { once: true });
+        all.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+      }),
+    );
+  }
+
+  /**
+   * Makes every shard's applied points durable, each atomically with its applied log offsets.
+   *
+   * @throws LsmError `LSM_IO` when a shard's flush fails; `LSM_CLOSED`.
+   * @example
+   * ```ts
+   * import { openShardedTsdb } from '@dataplane/lsm';
+   *
+   * await using db = await openShardedTsdb({ dir: './data', shards: 2 });
+   * await db.flush();
+   * ```
+   */
+  async flush(): Promise<void> {
+    this.ensureOpen();
+    await Promise.all(this.clients.map((c) => c.request({ type: 'flush' })));
+  }
+
+  /**
+   * The log offsets each shard has applied, per partition.
+   *
+   * @param durable - only what the last flush made durable. @defaultValue false
+   * @returns one map per shard.
+   * @example
+   * ```ts
+   * import { openShardedTsdb } from '@dataplane/lsm';
+   *
+   * await using db = await openShardedTsdb({ dir: './data', shards: 2 });
+   * const perShard = await db.offsets(true);
+   * ```
+   */
+  async offsets(durable = false): Promise<Map<number, bigint>[]> {
+    this.ensureOpen();
+    return Promise.all(this.clients.map((c) => c.request<Map<number, bigint>>({ type: 'offsets', durable })));
+  }
+
+  /**
+   * Counters of every shard worker (points, series, flushes, scheduler state).
+   *
+   * @example
+   * ```ts
+   * import { openShardedTsdb } from '@dataplane/lsm';
+   *
+   * await using db = await openShardedTsdb({ dir: './data', shards: 2 });
+   * console.log((await db.shardStats()).map((s) => s.points));
+   * ```
+   */
+  async shardStats(): Promise<ShardStats[]> {
+    this.ensureOpen();
+    return Promise.all(this.clients.map((c) => c.request<ShardStats>({ type: 'stats' })));
+  }
+
+  /** A plain snapshot of the main-thread counters and admission gates. */
+  stats(): ShardedTsdbStats {
+    return {
+      shards: this.clients.length,
+      writes: this.writes,
+      points: this.points,
+      queries: this.queries,
+      inFlight: this.clients.map((c) => c.inFlight),
+      admission: this.admission.stats(),
+    };
+  }
+
+  /** Stops the workers (unflushed points are dropped: flush first). Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(
+      this.clients.map(async (c) => {
+        await c.request({ type: 'close' }).catch(() => undefined);
+        await c.terminate();
+      }),
+    );
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/**
+ * Opens a sharded time-series store: one worker thread per shard, each owning `dir/shard-i`.
+ *
+ * @remarks
+ * Shared-nothing: no lock or memory is shared between shards; ingest is split by series hash and each
+ * shard's part is sent as one transferred `ArrayBuffer` (columnar), queries fan out to all shards and
+ * their results (transferred back) are merged. Admission control refuses writes and queries with a
+ * retryable `LSM_OVERLOADED` while a shard has too many writes in flight or a configured gate is closed.
+ *
+ * @param options - directory, shard count, scheduler, admission.
+ * @returns the opened store.
+ * @throws LsmError `LSM_INVALID_ARGUMENT` for bad options; `LSM_IO` or `LSM_CORRUPT_BLOCK` when a shard
+ *   cannot open its directory.
+ * @example
+ * ```ts
+ * import { openShardedTsdb } from '@dataplane/lsm';
+ *
+ * await using db = await openShardedTsdb({ dir: './data', shards: 2 });
+ * await db.write([{ metric: 'cpu', tags: { host: 'a' }, t: Date.now(), v: 0.5 }]);
+ * await db.flush();
+ * ```
+ * @since 0.1.0
+ */
+export async function openShardedTsdb(options: ShardedTsdbOptions): Promise<ShardedTsdb> {
+  if (options == null || typeof options.dir !== 'string' || options.dir === '') throw new LsmError('LSM_INVALID_ARGUMENT', 'dir must be a non-empty string');
+  const shards = options.shards ?? availableParallelism();
+  if (!Number.isInteger(shards) || shards < 1 || shards > 256) throw new LsmError('LSM_INVALID_ARGUMENT', 'shards must be an integer in 1..256');
+  const maxInFlight = options.maxInFlightWrites ?? 64;
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new LsmError('LSM_INVALID_ARGUMENT', 'maxInFlightWrites must be a positive integer');
+  const clients = Array.from({ length: shards }, (_, i) => new ShardClient({ dir: join(options.dir, `shard-${i}`), shard: i, scheduler: options.scheduler }));
+  const admission = createAdmissionController({
+    sampleMs: 0,
+    gates: [
+      { name: 'writeBacklog', limit: maxInFlight, resumeAt: maxInFlight, read: () => Math.max(...clients.map((c) => c.inFlight)), appliesTo: ['write'] },
+      ...(options.gates ?? []),
+    ],
+  });
+  const db = new ShardedTsdb(clients, admission);
+  try {
+    await db.shardStats(); // waits until every shard opened its store (or failed to)
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  return db;
+}
