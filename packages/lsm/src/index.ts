@@ -32,3 +32,8 @@ export type { Point } from './shards/series-key.js';
 export { PointBatchBuilder, decodePointBatch, encodePoints } from './shards/columnar.js';
 export type { PointColumns } from './shards/columnar.js';
 export type { PointQuery, SeriesResult, Aggregation } from './shards/query.js';
+export { createLogNode } from './log/log-node.js';
+export type { LogNode, LogNodeOptions, LogNodeStats, LogNodePartitionStats, LogNodeStore } from './log/log-node.js';
+export { createQueryRouter } from './log/query-router.js';
+export type { QueryRouter, QueryRouterOptions, RouterNode, RouteOptions } from './log/query-router.js';
+export { assignPartitions, checkAssignment } from './log/assignment.js';

@@ -114,11 +114,13 @@ export class ShardedTsdb implements AsyncDisposable {
   }
 
   /**
-   * Writes a packed batch (from `encodePoints`, e.g. a log record's value), re-split by shard.
+   * Writes packed batches (from `encodePoints`, e.g. log records' values), re-split by shard into one
+   * message per shard.
    *
-   * @param batch - packed points.
-   * @param options - log position, signal.
-   * @throws LsmError `LSM_INVALID_ARGUMENT` when the batch is malformed; as {@link ShardedTsdb.write}.
+   * @param batches - one packed batch or several.
+   * @param options - log position (of the last batch), signal.
+   * @throws LsmError `LSM_INVALID_ARGUMENT` when a batch is malformed (nothing is written); as
+   *   {@link ShardedTsdb.write}.
    * @example
    * ```ts
    * import { encodePoints, openShardedTsdb } from '@dataplane/lsm';
@@ -127,15 +129,20 @@ export class ShardedTsdb implements AsyncDisposable {
    * await db.writeBatch(encodePoints([{ metric: 'cpu', t: 1, v: 1 }]));
    * ```
    */
-  async writeBatch(batch: ArrayBuffer | Uint8Array, options: ShardedWriteOptions = {}): Promise<void> {
+  async writeBatch(batches: ArrayBuffer | Uint8Array | readonly (ArrayBuffer | Uint8Array)[], options: ShardedWriteOptions = {}): Promise<void> {
     this.ensureOpen();
-    const cols = decodePointBatch(batch);
-    const shardOfLocal = cols.keys.map((k) => this.shardOf(k));
-    for (let i = 0; i < cols.length; i++) {
-      const local = cols.idx[i]!;
-      this.builders[shardOfLocal[local]!]!.add(cols.keys[local]!, cols.t[i]!, cols.v[i]!);
+    const list = Array.isArray(batches) ? (batches as readonly (ArrayBuffer | Uint8Array)[]) : [batches as ArrayBuffer | Uint8Array];
+    const decoded = list.map((b) => decodePointBatch(b));
+    let n = 0;
+    for (const cols of decoded) {
+      const shardOfLocal = cols.keys.map((k) => this.shardOf(k));
+      for (let i = 0; i < cols.length; i++) {
+        const local = cols.idx[i]!;
+        this.builders[shardOfLocal[local]!]!.add(cols.keys[local]!, cols.t[i]!, cols.v[i]!);
+      }
+      n += cols.length;
     }
-    await this.send(cols.length, options);
+    await this.send(n, options);
   }
 
   private async send(n: number, options: ShardedWriteOptions): Promise<void> {
