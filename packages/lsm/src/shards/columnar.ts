@@ -123,7 +123,7 @@ export function decodePointBatch(data: ArrayBuffer | Uint8Array): PointColumns {
       buf = data.buffer;
       off = data.byteOffset;
     } else {
-      buf = data.slice().buffer as ArrayBuffer;
+      buf = new Uint8Array(data).buffer; // a copy (Buffer#slice would be a view)
     }
   } else {
     buf = data;

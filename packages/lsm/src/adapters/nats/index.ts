@@ -187,7 +187,8 @@ export function createJetStreamLog(options: JetStreamLogOptions): LogSource {
                     stop = true;
                     continue;
                   }
-                  records.push({ offset, value: m.data });
+                  // m.data may view the client's reusable read buffer: copy it before the next read.
+                  records.push({ offset, value: new Uint8Array(m.data) });
                   if (end !== undefined && offset >= end) stop = true;
                 }
               } finally {
