@@ -37,3 +37,19 @@ export type { LogNode, LogNodeOptions, LogNodeStats, LogNodePartitionStats, LogN
 export { createQueryRouter } from './log/query-router.js';
 export type { QueryRouter, QueryRouterOptions, RouterNode, RouteOptions } from './log/query-router.js';
 export { assignPartitions, checkAssignment } from './log/assignment.js';
+export type {
+  Bytes,
+  WalOptions,
+  DbOptions,
+  Snapshot,
+  IteratorOptions,
+  BatchOp,
+  WriteBatch,
+  LevelStats,
+  DbStats,
+  TableInfo,
+  VersionView,
+  CompactionJob,
+  CompactionStrategy,
+  Db,
+} from './kv/types.js';
