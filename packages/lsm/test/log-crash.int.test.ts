@@ -37,13 +37,21 @@ interface Child {
   proc: ChildProcess;
   applied: Record<string, string | null>;
   exited: Promise<number | null>;
+  /** Resolves at the first progress line: the node has resumed and is consuming. */
+  ready: Promise<void>;
 }
 
 function startNode(kind: string, topic: string, dir: string, parts: number[]): Child {
   const proc = spawn(process.execPath, ['--import', 'tsx', childScript, kind, topic, dir, parts.join(','), String(PARTITIONS)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const child: Child = { proc, applied: {}, exited: new Promise((r) => proc.on('exit', (code) => r(code))) };
+  let markReady!: () => void;
+  const child: Child = {
+    proc,
+    applied: {},
+    exited: new Promise((r) => proc.on('exit', (code) => r(code))),
+    ready: new Promise((r) => (markReady = r)),
+  };
   let buf = '';
   proc.stdout!.on('data', (d: Buffer) => {
     buf += d.toString();
@@ -53,6 +61,7 @@ function startNode(kind: string, topic: string, dir: string, parts: number[]): C
       buf = buf.slice(nl + 1);
       try {
         child.applied = (JSON.parse(line) as { applied: Record<string, string | null> }).applied;
+        markReady();
       } catch {
         // not a progress line
       }
@@ -99,8 +108,9 @@ async function crashRun(kind: 'redis' | 'nats', log: LogSource, topic: string) {
     })();
 
     for (let k = 0; k < KILLS; k++) {
-      await sleep(400 + random() * 1400);
       const victim = random() < 0.5 ? 0 : 1;
+      await Promise.race([nodes[victim]!.ready, nodes[victim]!.exited]);
+      await sleep(150 + random() * 1000);
       console.log(`[log-crash ${kind}] SIGKILL node ${victim} at applied=${JSON.stringify(nodes[victim]!.applied)}`);
       nodes[victim]!.proc.kill('SIGKILL');
       await nodes[victim]!.exited;

@@ -197,7 +197,9 @@ export function createQueryScheduler(options: QuerySchedulerOptions = {}): Query
       },
     ).finally(() => {
       running--;
-      pump();
+      // Yield to the event loop before the next query, so work that arrived meanwhile (a shard worker's
+      // messages: light queries, ingest) is queued and CoDel can order it.
+      setImmediate(pump);
     });
   }
 

@@ -1,5 +1,5 @@
 import { LsmError, type LsmErrorCode } from '../errors.js';
-import type { PointQuery, SeriesResult } from './query.js';
+import type { PointQuery } from './query.js';
 import type { LogPosition, ShardHost } from './shard-host.js';
 
 /** @internal Messages from the main thread to a shard worker. */
@@ -9,6 +9,7 @@ export type ShardRequest =
   | { id: number; type: 'flush' }
   | { id: number; type: 'offsets'; durable: boolean }
   | { id: number; type: 'stats' }
+  | { id: number; type: 'keys' }
   | { id: number; type: 'close' };
 
 /** @internal A serialised error. */
@@ -46,12 +47,15 @@ export function handleShardMessage(host: ShardHost, msg: ShardRequest, reply: (r
       case 'write':
         reply({ id: msg.id, ok: true, result: host.write(msg.buf, msg.pos) });
         return;
-      case 'query':
-        host.query(msg.q).then((rows: SeriesResult[]) => {
-          const transfer: ArrayBuffer[] = [];
-          for (const r of rows) transfer.push(r.t.buffer as ArrayBuffer, r.v.buffer as ArrayBuffer);
-          reply({ id: msg.id, ok: true, result: rows }, transfer);
-        }, fail);
+      case 'query': {
+        const rows = host.query(msg.q);
+        const transfer: ArrayBuffer[] = [];
+        for (const r of rows) transfer.push(r.t.buffer as ArrayBuffer, r.v.buffer as ArrayBuffer);
+        reply({ id: msg.id, ok: true, result: rows }, transfer);
+        return;
+      }
+      case 'keys':
+        reply({ id: msg.id, ok: true, result: host.keys() });
         return;
       case 'flush':
         host.flush().then(() => reply({ id: msg.id, ok: true, result: undefined }), fail);

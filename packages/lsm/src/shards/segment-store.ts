@@ -18,6 +18,8 @@ export interface ShardStore {
   matchCount(q: PointQuery): number;
   /** Evaluates a query. */
   query(q: PointQuery): SeriesResult[];
+  /** Every series key. */
+  keys(): string[];
   /** Makes every write so far durable together with `meta`, atomically. */
   flush(meta: ReadonlyMap<string, string>): Promise<void>;
   /** The metadata of the last durable flush. */
@@ -234,6 +236,9 @@ export async function openSegmentStore(dir: string): Promise<ShardStore> {
     },
     meta() {
       return meta;
+    },
+    keys() {
+      return [...series.keys()];
     },
     stats() {
       return { series: series.size, points, unflushedPoints: unflushed, segments, flushes };

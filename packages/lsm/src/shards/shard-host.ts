@@ -1,6 +1,4 @@
 import { LsmError } from '../errors.js';
-import { createQueryScheduler, type QueryScheduler, type QuerySchedulerOptions } from '../sched/query-scheduler.js';
-import { estimateQueryCost } from '../sched/cost.js';
 import { decodePointBatch } from './columnar.js';
 import { checkQuery, type PointQuery, type SeriesResult } from './query.js';
 import { openSegmentStore, type ShardStore, type ShardStoreStats } from './segment-store.js';
@@ -15,7 +13,6 @@ export interface LogPosition {
 export interface ShardHostOptions {
   dir: string;
   shard: number;
-  scheduler?: QuerySchedulerOptions | undefined;
 }
 
 /** Counters of one shard. */
@@ -24,14 +21,14 @@ export interface ShardStats extends ShardStoreStats {
   writes: number;
   skippedWrites: number;
   queries: number;
-  scheduler: ReturnType<QueryScheduler['stats']>;
 }
 
 const OFFSET_PREFIX = 'log.offset.';
 
 /**
- * One shard: its store, its CoDel query queue, and the log offsets it has applied. Runs inside a worker
- * thread (or in-process for tests).
+ * One shard: its store and the log offsets it has applied. Runs inside a worker thread. Its CoDel query
+ * queue lives on the main thread (a worker sees its messages one at a time, in order, so a queue inside it
+ * could not let a light query overtake heavy ones already sent).
  *
  * @remarks
  * Exactly-once with a log: a write tagged with a {@link LogPosition} at or below the shard's applied offset
@@ -49,7 +46,6 @@ export class ShardHost {
   private constructor(
     readonly shard: number,
     private readonly store: ShardStore,
-    private readonly sched: QueryScheduler,
     private readonly applied: Map<number, bigint>,
   ) {}
 
@@ -59,7 +55,7 @@ export class ShardHost {
     for (const [k, v] of store.meta()) {
       if (k.startsWith(OFFSET_PREFIX)) applied.set(Number(k.slice(OFFSET_PREFIX.length)), BigInt(v));
     }
-    return new ShardHost(opts.shard, store, createQueryScheduler(opts.scheduler), applied);
+    return new ShardHost(opts.shard, store, applied);
   }
 
   /** Applies a packed batch unless its position was already applied. Returns whether it was applied. */
@@ -79,13 +75,18 @@ export class ShardHost {
     return true;
   }
 
-  /** Runs a query through the shard's CoDel queue. */
-  query(q: PointQuery): Promise<SeriesResult[]> {
+  /** Runs a query. */
+  query(q: PointQuery): SeriesResult[] {
     this.ensureOpen();
     checkQuery(q);
     this.queries++;
-    const cost = estimateQueryCost({ series: this.store.matchCount(q), fromMs: q.fromMs, toMs: q.toMs, stepMs: q.stepMs });
-    return this.sched.run(cost, () => this.store.query(q));
+    return this.store.query(q);
+  }
+
+  /** Every series key this shard holds (for the main thread's cost estimates). */
+  keys(): string[] {
+    this.ensureOpen();
+    return this.store.keys();
   }
 
   /** Makes applied data and offsets durable together. */
@@ -115,14 +116,12 @@ export class ShardHost {
       writes: this.writes,
       skippedWrites: this.skipped,
       queries: this.queries,
-      scheduler: this.sched.stats(),
     };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.sched.close();
     await this.store.close();
   }
 

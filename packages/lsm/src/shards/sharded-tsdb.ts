@@ -2,10 +2,11 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createAdmissionController, type AdmissionController, type AdmissionGateOptions, type AdmissionStats } from '../admission/admission-controller.js';
 import { LsmError } from '../errors.js';
-import type { QuerySchedulerOptions } from '../sched/query-scheduler.js';
+import { estimateQueryCost } from '../sched/cost.js';
+import { createQueryScheduler, type QueryScheduler, type QuerySchedulerOptions, type QuerySchedulerStats } from '../sched/query-scheduler.js';
 import { checkPoint, decodePointBatch, PointBatchBuilder } from './columnar.js';
 import { checkQuery, mergeResults, type PointQuery, type SeriesResult } from './query.js';
-import { hashSeriesKey, seriesKey, shardFor, type Point } from './series-key.js';
+import { hashSeriesKey, parseSeriesKey, seriesKey, shardFor, type Point } from './series-key.js';
 import { ShardClient } from './shard-client.js';
 import type { LogPosition, ShardStats } from './shard-host.js';
 
@@ -41,6 +42,8 @@ export interface ShardedTsdbStats {
   points: number;
   queries: number;
   inFlight: number[];
+  /** Each shard's CoDel query queue. */
+  schedulers: QuerySchedulerStats[];
   admission: AdmissionStats;
 }
 
@@ -58,13 +61,37 @@ export class ShardedTsdb implements AsyncDisposable {
   private closed = false;
   private readonly builders: PointBatchBuilder[];
   private readonly shardOfKey = new Map<string, number>();
+  /** Per shard: metric -> series key -> tags. Feeds the query cost estimate. */
+  private readonly index: Map<string, Map<string, Record<string, string>>>[];
 
   /** @internal */
   constructor(
     private readonly clients: ShardClient[],
     private readonly admission: AdmissionController,
+    private readonly schedulers: QueryScheduler[],
   ) {
     this.builders = clients.map(() => new PointBatchBuilder(256));
+    this.index = clients.map(() => new Map());
+  }
+
+  /** @internal Records a series in the cost index of its shard. */
+  indexKey(shard: number, key: string): void {
+    const { metric, tags } = parseSeriesKey(key);
+    let m = this.index[shard]!.get(metric);
+    if (m === undefined) this.index[shard]!.set(metric, (m = new Map()));
+    m.set(key, tags);
+  }
+
+  private matching(shard: number, q: PointQuery): number {
+    const m = this.index[shard]!.get(q.metric);
+    if (m === undefined) return 0;
+    if (q.where === undefined) return m.size;
+    let n = 0;
+    outer: for (const tags of m.values()) {
+      for (const k in q.where) if (tags[k] !== q.where[k]) continue outer;
+      n++;
+    }
+    return n;
   }
 
   /** Number of shards. */
@@ -76,8 +103,8 @@ export class ShardedTsdb implements AsyncDisposable {
     let s = this.shardOfKey.get(key);
     if (s === undefined) {
       s = shardFor(hashSeriesKey(key), this.clients.length);
-      if (this.shardOfKey.size > 1_000_000) this.shardOfKey.clear();
       this.shardOfKey.set(key, s);
+      this.indexKey(s, key);
     }
     return s;
   }
@@ -192,7 +219,13 @@ export class ShardedTsdb implements AsyncDisposable {
     if (signal?.aborted) throw new LsmError('LSM_ABORTED', 'query aborted', { cause: signal.reason });
     this.admission.admit('query');
     this.queries++;
-    const all = Promise.all(this.clients.map((c) => c.request<SeriesResult[]>({ type: 'query', q })));
+    // Each shard's query waits in that shard's CoDel queue (on this thread), then goes to the worker.
+    const all = Promise.all(
+      this.clients.map((c, s) => {
+        const cost = estimateQueryCost({ series: this.matching(s, q), fromMs: q.fromMs, toMs: q.toMs, stepMs: q.stepMs });
+        return this.schedulers[s]!.run(cost, () => c.request<SeriesResult[]>({ type: 'query', q }), signal);
+      }),
+    );
     if (signal === undefined) return mergeResults(await all);
     return mergeResults(
       await new Promise<SeriesResult[][]>((resolve, reject) => {
@@ -262,6 +295,7 @@ export class ShardedTsdb implements AsyncDisposable {
       points: this.points,
       queries: this.queries,
       inFlight: this.clients.map((c) => c.inFlight),
+      schedulers: this.schedulers.map((x) => x.stats()),
       admission: this.admission.stats(),
     };
   }
@@ -270,6 +304,7 @@ export class ShardedTsdb implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const x of this.schedulers) x.close();
     await Promise.all(
       this.clients.map(async (c) => {
         await c.request({ type: 'close' }).catch(() => undefined);
@@ -312,7 +347,8 @@ export async function openShardedTsdb(options: ShardedTsdbOptions): Promise<Shar
   if (!Number.isInteger(shards) || shards < 1 || shards > 256) throw new LsmError('LSM_INVALID_ARGUMENT', 'shards must be an integer in 1..256');
   const maxInFlight = options.maxInFlightWrites ?? 64;
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new LsmError('LSM_INVALID_ARGUMENT', 'maxInFlightWrites must be a positive integer');
-  const clients = Array.from({ length: shards }, (_, i) => new ShardClient({ dir: join(options.dir, `shard-${i}`), shard: i, scheduler: options.scheduler }));
+  const clients = Array.from({ length: shards }, (_, i) => new ShardClient({ dir: join(options.dir, `shard-${i}`), shard: i }));
+  const schedulers = clients.map(() => createQueryScheduler(options.scheduler));
   const admission = createAdmissionController({
     sampleMs: 0,
     gates: [
@@ -320,9 +356,11 @@ export async function openShardedTsdb(options: ShardedTsdbOptions): Promise<Shar
       ...(options.gates ?? []),
     ],
   });
-  const db = new ShardedTsdb(clients, admission);
+  const db = new ShardedTsdb(clients, admission, schedulers);
   try {
-    await db.shardStats(); // waits until every shard opened its store (or failed to)
+    // waits until every shard opened its store (or failed to), and seeds the cost index
+    const keys = await Promise.all(clients.map((c) => c.request<string[]>({ type: 'keys' })));
+    keys.forEach((ks, s) => ks.forEach((k) => db.indexKey(s, k)));
   } catch (err) {
     await db.close();
     throw err;
