@@ -66,13 +66,32 @@ export class PointBatchBuilder {
 
   /** Adds one point of the series `key` (a {@link seriesKey}). */
   add(key: string, t: number, v: number): void {
-    if (this.length === this.idx.length) this.grow();
+    this.addIndexed(this.intern(key), t, v);
+  }
+
+  /** The index of `key` in this batch's dictionary (added if new); valid until {@link PointBatchBuilder.finish}. */
+  intern(key: string): number {
     let i = this.keyIndex.get(key);
     if (i === undefined) {
       i = this.keys.length;
       this.keys.push(key);
       this.keyIndex.set(key, i);
     }
+    return i;
+  }
+
+  /**
+   * Appends `key` to the dictionary without looking it up (the caller knows it is not there yet, or accepts
+   * a duplicate entry, which decodes to the same series) and returns its index.
+   */
+  appendKey(key: string): number {
+    this.keys.push(key);
+    return this.keys.length - 1;
+  }
+
+  /** Adds one point of the series at dictionary index `i` (from {@link PointBatchBuilder.intern}). */
+  addIndexed(i: number, t: number, v: number): void {
+    if (this.length === this.idx.length) this.grow();
     this.idx[this.length] = i;
     this.t[this.length] = t;
     this.v[this.length] = v;
@@ -94,7 +113,7 @@ export class PointBatchBuilder {
     new Float64Array(buf, HEADER + 8 * n, n).set(this.v.subarray(0, n));
     new Uint32Array(buf, HEADER + 16 * n, n).set(this.idx.subarray(0, n));
     new Uint8Array(buf, HEADER + 20 * n).set(keyBytes);
-    this.keyIndex.clear();
+    if (this.keyIndex.size > 0) this.keyIndex.clear();
     this.keys = [];
     this.length = 0;
     return buf;

@@ -162,10 +162,19 @@ export class ShardedTsdb implements AsyncDisposable {
     const decoded = list.map((b) => decodePointBatch(b));
     let n = 0;
     for (const cols of decoded) {
-      const shardOfLocal = cols.keys.map((k) => this.shardOf(k));
+      // Per series (not per point): its shard's builder and its index in that builder's dictionary.
+      const shardOfLocal = new Uint32Array(cols.keys.length);
+      const slotOfLocal = new Uint32Array(cols.keys.length);
+      cols.keys.forEach((k, i) => {
+        const s = this.shardOf(k);
+        shardOfLocal[i] = s;
+        // a key appears once in a batch's dictionary: no lookup needed (duplicates across batches are harmless)
+        slotOfLocal[i] = this.builders[s]!.appendKey(k);
+      });
+      const { idx, t, v } = cols;
       for (let i = 0; i < cols.length; i++) {
-        const local = cols.idx[i]!;
-        this.builders[shardOfLocal[local]!]!.add(cols.keys[local]!, cols.t[i]!, cols.v[i]!);
+        const local = idx[i]!;
+        this.builders[shardOfLocal[local]!]!.addIndexed(slotOfLocal[local]!, t[i]!, v[i]!);
       }
       n += cols.length;
     }
