@@ -74,6 +74,22 @@ describe('openShardedTsdb', () => {
     expect(s.reduce((n, x) => n + x.segments, 0)).toBe(2);
   });
 
+  it('refuses writes while a shard has too many batches in flight (admission control), then admits again', async () => {
+    await using db = await openShardedTsdb({ dir: tmp(), shards: 1, maxInFlightWrites: 1 });
+    const batch = () => encodePoints(points(2000));
+    const results = await Promise.allSettled([db.writeBatch(batch()), db.writeBatch(batch()), db.writeBatch(batch())]);
+    const refused = results.filter((r) => r.status === 'rejected');
+    expect(refused).toHaveLength(1);
+    const err = (refused[0] as PromiseRejectedResult).reason as LsmError;
+    expect(LsmError.is(err, 'LSM_OVERLOADED')).toBe(true);
+    expect(err.retryable).toBe(true);
+    expect(err.retryAfterMs).toBeGreaterThan(0);
+    expect(db.stats().admission.gates.writeBacklog).toMatchObject({ refused: 1, trips: 1 });
+    await db.writeBatch(batch()); // drained: admitted again
+    const rows = await db.query({ metric: 'cpu', fromMs: 0, toMs: 1e9 });
+    expect(rows.reduce((n, r) => n + r.t.length, 0)).toBe(6000);
+  });
+
   it('validates input and refuses with typed errors', async () => {
     await expect(openShardedTsdb({ dir: '', shards: 1 })).rejects.toSatisfy((e) => LsmError.is(e, 'LSM_INVALID_ARGUMENT'));
     await expect(openShardedTsdb({ dir: tmp(), shards: 0 })).rejects.toSatisfy((e) => LsmError.is(e, 'LSM_INVALID_ARGUMENT'));
