@@ -1,5 +1,5 @@
 import { LsmError } from '../errors.js';
-import { decodePointBatch } from '../shards/columnar.js';
+import { decodePointBatchRaw } from '../shards/columnar.js';
 import type { PointQuery, SeriesResult } from '../shards/query.js';
 import type { LogPosition } from '../shards/shard-host.js';
 import type { LogRecord, LogSource } from './log-source.js';
@@ -141,7 +141,7 @@ export function createLogNode(options: LogNodeOptions): LogNode {
     const good: Uint8Array[] = [];
     for (const r of records) {
       try {
-        decodePointBatch(r.value);
+        decodePointBatchRaw(r.value);
         good.push(r.value);
       } catch (err) {
         st.badRecords++;

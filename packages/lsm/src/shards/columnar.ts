@@ -1,7 +1,7 @@
 import { LsmError } from '../errors.js';
-import { type Point, seriesKey } from './series-key.js';
+import { hashSeriesKey, type Point, seriesKey } from './series-key.js';
 
-const MAGIC = 0x4c53_4d43; // 'LSMC'
+const MAGIC = 0x4c53_4d32; // 'LSM2'
 const HEADER = 16;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -12,14 +12,29 @@ const dec = new TextDecoder();
  * goes to a shard worker (transferred, not copied) and what a log record carries.
  *
  * Layout (little endian): `u32 magic, u32 nKeys, u32 keyBytes, u32 nPoints, f64 t[n], f64 v[n], u32 idx[n],
- * utf8 keys joined by '\n'`.
+ * u32 keyHash[nKeys], u32 keyEnd[nKeys], utf8 keys each followed by '\n'`. The per-key hash
+ * (`hashSeriesKey`) and byte ranges let a router split a batch by shard without decoding any string.
  */
 export interface PointColumns {
+  /** Series keys, decoded (see {@link PointColumnsRaw} for the undecoded form). */
   keys: string[];
   idx: Uint32Array;
   t: Float64Array;
   v: Float64Array;
   length: number;
+}
+
+/** @internal The columns without decoded key strings. */
+export interface PointColumnsRaw {
+  idx: Uint32Array;
+  t: Float64Array;
+  v: Float64Array;
+  length: number;
+  nKeys: number;
+  keyHash: Uint32Array;
+  /** End (exclusive, before the '\n') of each key in `keyBytes`; key `i` starts at `keyEnd[i-1] + 1`. */
+  keyEnd: Uint32Array;
+  keyBytes: Uint8Array;
 }
 
 /**
@@ -38,7 +53,11 @@ export interface PointColumns {
  */
 export class PointBatchBuilder {
   private keyIndex = new Map<string, number>();
-  private keys: string[] = [];
+  private nKeys = 0;
+  private keyHash = new Uint32Array(64);
+  private keyEnd = new Uint32Array(64);
+  private keyBytes = new Uint8Array(4096);
+  private keyLen = 0;
   private idx: Uint32Array;
   private t: Float64Array;
   private v: Float64Array;
@@ -64,6 +83,22 @@ export class PointBatchBuilder {
     this.v = v;
   }
 
+  private reserveKey(bytes: number) {
+    if (this.nKeys === this.keyHash.length) {
+      const h = new Uint32Array(this.nKeys * 2);
+      h.set(this.keyHash);
+      this.keyHash = h;
+      const e = new Uint32Array(this.nKeys * 2);
+      e.set(this.keyEnd);
+      this.keyEnd = e;
+    }
+    if (this.keyLen + bytes + 1 > this.keyBytes.length) {
+      const b = new Uint8Array(Math.max(this.keyBytes.length * 2, this.keyLen + bytes + 1));
+      b.set(this.keyBytes.subarray(0, this.keyLen));
+      this.keyBytes = b;
+    }
+  }
+
   /** Adds one point of the series `key` (a {@link seriesKey}). */
   add(key: string, t: number, v: number): void {
     this.addIndexed(this.intern(key), t, v);
@@ -73,20 +108,30 @@ export class PointBatchBuilder {
   intern(key: string): number {
     let i = this.keyIndex.get(key);
     if (i === undefined) {
-      i = this.keys.length;
-      this.keys.push(key);
+      this.reserveKey(key.length * 3);
+      const { written } = enc.encodeInto(key, this.keyBytes.subarray(this.keyLen));
+      i = this.pushKey(hashSeriesKey(key), written);
       this.keyIndex.set(key, i);
     }
     return i;
   }
 
   /**
-   * Appends `key` to the dictionary without looking it up (the caller knows it is not there yet, or accepts
-   * a duplicate entry, which decodes to the same series) and returns its index.
+   * Appends an already-encoded key (bytes and hash from another batch) without a lookup: the caller
+   * knows it is not there yet, or accepts a duplicate entry, which decodes to the same series.
    */
-  appendKey(key: string): number {
-    this.keys.push(key);
-    return this.keys.length - 1;
+  appendKeyBytes(bytes: Uint8Array, hash: number): number {
+    this.reserveKey(bytes.length);
+    this.keyBytes.set(bytes, this.keyLen);
+    return this.pushKey(hash, bytes.length);
+  }
+
+  private pushKey(hash: number, written: number): number {
+    this.keyLen += written;
+    this.keyHash[this.nKeys] = hash;
+    this.keyEnd[this.nKeys] = this.keyLen;
+    this.keyBytes[this.keyLen++] = 10; // '\n'
+    return this.nKeys++;
   }
 
   /** Adds one point of the series at dictionary index `i` (from {@link PointBatchBuilder.intern}). */
@@ -101,29 +146,89 @@ export class PointBatchBuilder {
   /** Packs the points into one buffer and resets the builder. */
   finish(): ArrayBuffer {
     const n = this.length;
-    const keyBytes = enc.encode(this.keys.join('\n'));
-    const size = HEADER + n * 20 + keyBytes.length;
+    const k = this.nKeys;
+    const size = HEADER + n * 20 + k * 8 + this.keyLen;
     const buf = new ArrayBuffer(size);
     const dv = new DataView(buf);
     dv.setUint32(0, MAGIC, true);
-    dv.setUint32(4, this.keys.length, true);
-    dv.setUint32(8, keyBytes.length, true);
+    dv.setUint32(4, k, true);
+    dv.setUint32(8, this.keyLen, true);
     dv.setUint32(12, n, true);
     new Float64Array(buf, HEADER, n).set(this.t.subarray(0, n));
     new Float64Array(buf, HEADER + 8 * n, n).set(this.v.subarray(0, n));
     new Uint32Array(buf, HEADER + 16 * n, n).set(this.idx.subarray(0, n));
-    new Uint8Array(buf, HEADER + 20 * n).set(keyBytes);
+    new Uint32Array(buf, HEADER + 20 * n, k).set(this.keyHash.subarray(0, k));
+    new Uint32Array(buf, HEADER + 20 * n + 4 * k, k).set(this.keyEnd.subarray(0, k));
+    new Uint8Array(buf, HEADER + 20 * n + 8 * k).set(this.keyBytes.subarray(0, this.keyLen));
     if (this.keyIndex.size > 0) this.keyIndex.clear();
-    this.keys = [];
+    this.nKeys = 0;
+    this.keyLen = 0;
     this.length = 0;
     return buf;
   }
 }
 
+/** @internal Reads a packed batch without decoding key strings (views, no copy when aligned). */
+export function decodePointBatchRaw(data: ArrayBuffer | Uint8Array): PointColumnsRaw {
+  let buf: ArrayBuffer;
+  let off = 0;
+  if (data instanceof Uint8Array) {
+    if (data.byteOffset % 8 === 0 && data.buffer instanceof ArrayBuffer) {
+      buf = data.buffer;
+      off = data.byteOffset;
+    } else {
+      buf = new Uint8Array(data).buffer; // a copy (Buffer#slice would be a view)
+    }
+  } else if (data instanceof ArrayBuffer) {
+    buf = data;
+  } else {
+    throw new LsmError('LSM_INVALID_ARGUMENT', 'a point batch must be an ArrayBuffer or a Uint8Array');
+  }
+  const total = data.byteLength;
+  const bad = (why: string) => new LsmError('LSM_INVALID_ARGUMENT', `malformed point batch: ${why}`);
+  if (total < HEADER) throw bad('too short');
+  const dv = new DataView(buf, off, total);
+  if (dv.getUint32(0, true) !== MAGIC) throw bad('bad magic');
+  const nKeys = dv.getUint32(4, true);
+  const keyLen = dv.getUint32(8, true);
+  const n = dv.getUint32(12, true);
+  if (HEADER + n * 20 + nKeys * 8 + keyLen !== total) throw bad('length mismatch');
+  const idx = new Uint32Array(buf, off + HEADER + 16 * n, n);
+  for (let i = 0; i < n; i++) if (idx[i]! >= nKeys) throw bad('series index out of range');
+  const keyEnd = new Uint32Array(buf, off + HEADER + 20 * n + 4 * nKeys, nKeys);
+  const keyBytes = new Uint8Array(buf, off + HEADER + 20 * n + 8 * nKeys, keyLen);
+  let start = 0;
+  for (let i = 0; i < nKeys; i++) {
+    const e = keyEnd[i]!;
+    if (e < start || e >= keyLen || keyBytes[e] !== 10) throw bad('key table out of range');
+    start = e + 1;
+  }
+  if (start !== keyLen) throw bad('key bytes mismatch');
+  return {
+    idx,
+    t: new Float64Array(buf, off + HEADER, n),
+    v: new Float64Array(buf, off + HEADER + 8 * n, n),
+    length: n,
+    nKeys,
+    keyHash: new Uint32Array(buf, off + HEADER + 20 * n, nKeys),
+    keyEnd,
+    keyBytes,
+  };
+}
+
+/** @internal Decodes the key strings of raw columns. */
+export function decodeKeys(raw: PointColumnsRaw): string[] {
+  if (raw.nKeys === 0) return [];
+  const keys = dec.decode(raw.keyBytes.subarray(0, raw.keyBytes.length - 1)).split('\n');
+  if (keys.length !== raw.nKeys) throw new LsmError('LSM_INVALID_ARGUMENT', 'malformed point batch: key count mismatch');
+  return keys;
+}
+
 /**
- * Reads a buffer made by {@link PointBatchBuilder.finish} (views, no copy of the columns).
+ * Reads a buffer made by {@link PointBatchBuilder.finish} or {@link encodePoints} (views, no copy of the
+ * columns when the bytes are 8-aligned).
  *
- * @param data - the packed batch (an ArrayBuffer, or bytes whose offset is a multiple of 8).
+ * @param data - the packed batch.
  * @returns the columns.
  * @throws LsmError `LSM_INVALID_ARGUMENT` when the data is not a well-formed batch.
  * @example
@@ -135,32 +240,8 @@ export class PointBatchBuilder {
  * @since 0.1.0
  */
 export function decodePointBatch(data: ArrayBuffer | Uint8Array): PointColumns {
-  let buf: ArrayBuffer;
-  let off = 0;
-  if (data instanceof Uint8Array) {
-    if (data.byteOffset % 8 === 0 && data.buffer instanceof ArrayBuffer) {
-      buf = data.buffer;
-      off = data.byteOffset;
-    } else {
-      buf = new Uint8Array(data).buffer; // a copy (Buffer#slice would be a view)
-    }
-  } else {
-    buf = data;
-  }
-  const total = data.byteLength;
-  const bad = (why: string) => new LsmError('LSM_INVALID_ARGUMENT', `malformed point batch: ${why}`);
-  if (total < HEADER) throw bad('too short');
-  const dv = new DataView(buf, off, total);
-  if (dv.getUint32(0, true) !== MAGIC) throw bad('bad magic');
-  const nKeys = dv.getUint32(4, true);
-  const keyBytes = dv.getUint32(8, true);
-  const n = dv.getUint32(12, true);
-  if (HEADER + n * 20 + keyBytes !== total) throw bad('length mismatch');
-  const keys = nKeys === 0 ? [] : dec.decode(new Uint8Array(buf, off + HEADER + 20 * n, keyBytes)).split('\n');
-  if (keys.length !== nKeys) throw bad('key count mismatch');
-  const idx = new Uint32Array(buf, off + HEADER + 16 * n, n);
-  for (let i = 0; i < n; i++) if (idx[i]! >= nKeys) throw bad('series index out of range');
-  return { keys, idx, t: new Float64Array(buf, off + HEADER, n), v: new Float64Array(buf, off + HEADER + 8 * n, n), length: n };
+  const raw = decodePointBatchRaw(data);
+  return { keys: decodeKeys(raw), idx: raw.idx, t: raw.t, v: raw.v, length: raw.length };
 }
 
 /**

@@ -4,10 +4,12 @@ import { createAdmissionController, type AdmissionController, type AdmissionGate
 import { LsmError } from '../errors.js';
 import { estimateQueryCost } from '../sched/cost.js';
 import { createQueryScheduler, type QueryScheduler, type QuerySchedulerOptions, type QuerySchedulerStats } from '../sched/query-scheduler.js';
-import { checkPoint, decodePointBatch, PointBatchBuilder } from './columnar.js';
+import { checkPoint, decodePointBatchRaw, PointBatchBuilder } from './columnar.js';
 import { checkQuery, mergeResults, type PointQuery, type SeriesResult } from './query.js';
 import { hashSeriesKey, parseSeriesKey, seriesKey, shardFor, type Point } from './series-key.js';
 import { ShardClient } from './shard-client.js';
+
+const textDecoder = new TextDecoder();
 import type { LogPosition, ShardStats } from './shard-host.js';
 
 /** Options of {@link openShardedTsdb}. */
@@ -61,6 +63,8 @@ export class ShardedTsdb implements AsyncDisposable {
   private closed = false;
   private readonly builders: PointBatchBuilder[];
   private readonly shardOfKey = new Map<string, number>();
+  /** Hashes of series already in the cost index (a collision only makes an estimate a little low). */
+  private readonly knownHashes = new Set<number>();
   /** Per shard: metric -> series key -> tags. Feeds the query cost estimate. */
   private readonly index: Map<string, Map<string, Record<string, string>>>[];
 
@@ -72,6 +76,14 @@ export class ShardedTsdb implements AsyncDisposable {
   ) {
     this.builders = clients.map(() => new PointBatchBuilder(256));
     this.index = clients.map(() => new Map());
+  }
+
+  /** @internal Seeds the cost index with a series a shard already holds. */
+  seed(shard: number, key: string): void {
+    const hash = hashSeriesKey(key);
+    if (this.knownHashes.has(hash)) return;
+    this.knownHashes.add(hash);
+    this.indexKey(shard, key);
   }
 
   /** @internal Records a series in the cost index of its shard. */
@@ -102,9 +114,13 @@ export class ShardedTsdb implements AsyncDisposable {
   private shardOf(key: string): number {
     let s = this.shardOfKey.get(key);
     if (s === undefined) {
-      s = shardFor(hashSeriesKey(key), this.clients.length);
+      const hash = hashSeriesKey(key);
+      s = shardFor(hash, this.clients.length);
       this.shardOfKey.set(key, s);
-      this.indexKey(s, key);
+      if (!this.knownHashes.has(hash)) {
+        this.knownHashes.add(hash);
+        this.indexKey(s, key);
+      }
     }
     return s;
   }
@@ -159,18 +175,27 @@ export class ShardedTsdb implements AsyncDisposable {
   async writeBatch(batches: ArrayBuffer | Uint8Array | readonly (ArrayBuffer | Uint8Array)[], options: ShardedWriteOptions = {}): Promise<void> {
     this.ensureOpen();
     const list = Array.isArray(batches) ? (batches as readonly (ArrayBuffer | Uint8Array)[]) : [batches as ArrayBuffer | Uint8Array];
-    const decoded = list.map((b) => decodePointBatch(b));
+    const decoded = list.map((b) => decodePointBatchRaw(b));
     let n = 0;
     for (const cols of decoded) {
-      // Per series (not per point): its shard's builder and its index in that builder's dictionary.
-      const shardOfLocal = new Uint32Array(cols.keys.length);
-      const slotOfLocal = new Uint32Array(cols.keys.length);
-      cols.keys.forEach((k, i) => {
-        const s = this.shardOf(k);
-        shardOfLocal[i] = s;
-        // a key appears once in a batch's dictionary: no lookup needed (duplicates across batches are harmless)
-        slotOfLocal[i] = this.builders[s]!.appendKey(k);
-      });
+      // Per series (not per point): its shard, from the hash the batch carries, and its index in that
+      // shard's outgoing dictionary (key bytes copied, never decoded here unless new to the cost index).
+      const shardOfLocal = new Uint32Array(cols.nKeys);
+      const slotOfLocal = new Uint32Array(cols.nKeys);
+      let start = 0;
+      for (let k = 0; k < cols.nKeys; k++) {
+        const end = cols.keyEnd[k]!;
+        const hash = cols.keyHash[k]!;
+        const s = shardFor(hash, this.clients.length);
+        const bytes = cols.keyBytes.subarray(start, end);
+        if (!this.knownHashes.has(hash)) {
+          this.knownHashes.add(hash);
+          this.indexKey(s, textDecoder.decode(bytes));
+        }
+        shardOfLocal[k] = s;
+        slotOfLocal[k] = this.builders[s]!.appendKeyBytes(bytes, hash);
+        start = end + 1;
+      }
       const { idx, t, v } = cols;
       for (let i = 0; i < cols.length; i++) {
         const local = idx[i]!;
@@ -369,7 +394,7 @@ export async function openShardedTsdb(options: ShardedTsdbOptions): Promise<Shar
   try {
     // waits until every shard opened its store (or failed to), and seeds the cost index
     const keys = await Promise.all(clients.map((c) => c.request<string[]>({ type: 'keys' })));
-    keys.forEach((ks, s) => ks.forEach((k) => db.indexKey(s, k)));
+    keys.forEach((ks, s) => ks.forEach((k) => db.seed(s, k)));
   } catch (err) {
     await db.close();
     throw err;
