@@ -154,6 +154,34 @@ describe('log node', () => {
     expect(node.stats().partitions[0]).toMatchObject({ resumedAfter: '3', replayedRecords: 3, badRecords: 1 });
   });
 
+  it('start(signal): an aborted signal refuses, a later abort stops the node without a flush', async () => {
+    const log = createMemoryLog({ partitions: 1 });
+    let flushes = 0;
+    const store: LogNodeStore = {
+      async writeBatch() {},
+      async flush() {
+        flushes++;
+      },
+      async offsets() {
+        return [new Map()];
+      },
+      async query() {
+        return [];
+      },
+    };
+    const ac = new AbortController();
+    ac.abort();
+    await expect(createLogNode({ log, partitions: [0], store }).start(ac.signal)).rejects.toSatisfy((e) => LsmError.is(e, 'LSM_ABORTED'));
+    const ac2 = new AbortController();
+    const node = createLogNode({ log, partitions: [0], store, flushEveryMs: 60_000 });
+    await node.start(ac2.signal);
+    expect(node.stats().running).toBe(true);
+    ac2.abort();
+    await node.close();
+    expect(node.stats().running).toBe(false);
+    expect(flushes).toBe(0);
+  });
+
   it('validates options', () => {
     const log = createMemoryLog({ partitions: 2 });
     const store = {} as LogNodeStore;

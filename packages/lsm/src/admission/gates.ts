@@ -25,7 +25,8 @@ export function memoryGate(limitBytes: number): AdmissionGateOptions {
  * @remarks
  * The value is refreshed in the background by {@link LogLagProbe.refresh} (the log's end offsets need a
  * round trip), so reading it stays synchronous and cheap. Offsets are not dense, so lag is measured in
- * offset units; for the memory log that is records, for Redis Streams it is id distance.
+ * offset units: records for the memory log, stream sequences for JetStream, and `(ms << 22) + seq` for
+ * Redis Streams (set `limit` to `maxLagMs * 2 ** 22` there).
  *
  * @param name - gate name. @defaultValue 'logLag'
  * @returns the probe and its gate.

@@ -72,11 +72,19 @@ export interface LogNodeStats {
  * @since 0.1.0
  */
 export interface LogNode extends AsyncDisposable {
-  /** Resumes from the stored offsets and starts consuming. Idempotent. */
-  start(): Promise<void>;
+  /**
+   * Resumes from the stored offsets and starts consuming. Idempotent.
+   *
+   * @param signal - aborting it stops the node (as close() without the final flush).
+   */
+  start(signal?: AbortSignal): Promise<void>;
   /** Flushes now. */
   flush(): Promise<void>;
-  /** Records between each partition's end and its applied offset, in offset units. */
+  /**
+   * How far each partition's applied offset is behind the log's end, in offset units: records for the
+   * memory log, stream sequences for JetStream (records of all partitions interleave, so an upper bound),
+   * and for Redis Streams `(ms << 22) + seq` distances (`Number(lag >> 22n)` is milliseconds behind).
+   */
   lag(signal?: AbortSignal): Promise<Map<number, bigint>>;
   /** Queries the node's store. */
   query(q: PointQuery, signal?: AbortSignal): Promise<SeriesResult[]>;
@@ -197,7 +205,11 @@ export function createLogNode(options: LogNodeOptions): LogNode {
 
   const node: LogNode = {
     partitions,
-    start() {
+    start(signal) {
+      if (signal !== undefined && started === undefined) {
+        if (signal.aborted) return Promise.reject(new LsmError('LSM_ABORTED', 'start aborted', { cause: signal.reason }));
+        signal.addEventListener('abort', () => void node.close({ flush: false }), { once: true });
+      }
       started ??= (async () => {
         await log.start();
         const perShard = await store.offsets(true);
