@@ -88,6 +88,15 @@ export function logConformance(name: string, make: (partitions: number) => Promi
       });
     });
 
+    it('close is idempotent (also through asyncDispose) and refuses later calls with LSM_CLOSED', async () => {
+      const log = await make(1);
+      await log.start();
+      await log.destroy();
+      await log[Symbol.asyncDispose]();
+      await log.close();
+      await expect(log.produce(0, [enc('x')])).rejects.toSatisfy((e) => LsmError.is(e, 'LSM_CLOSED'));
+    });
+
     it('rejects bad input with LSM_INVALID_ARGUMENT', async () => {
       await withLog(2, async (log) => {
         await expect(log.produce(2, [enc('x')])).rejects.toSatisfy((e) => LsmError.is(e, 'LSM_INVALID_ARGUMENT'));

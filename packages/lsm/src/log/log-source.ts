@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-export interface LogSource {
+export interface LogSource extends AsyncDisposable {
   /** Name of the topic (stream key prefix for Redis, stream name for JetStream). */
   readonly topic: string;
   /** Number of partitions, `0..partitions-1`. */
@@ -37,6 +37,8 @@ export interface LogSource {
   destroy(signal?: AbortSignal): Promise<void>;
   /** Releases connections this source opened. Idempotent; never closes a client the caller owns. */
   close(): Promise<void>;
+  /** Same as close(). */
+  [Symbol.asyncDispose](): Promise<void>;
   /** A plain snapshot of counters. */
   stats(): LogSourceStats;
 }

@@ -42,7 +42,7 @@ export function createMemoryLog(options: MemoryLogOptions = {}): LogSource {
     waiters.clear();
   }
 
-  return {
+  const source: LogSource = {
     topic,
     partitions,
     async start() {},
@@ -107,5 +107,9 @@ export function createMemoryLog(options: MemoryLogOptions = {}): LogSource {
     stats() {
       return { ...st };
     },
+    async [Symbol.asyncDispose]() {
+      await source.close();
+    },
   };
+  return source;
 }

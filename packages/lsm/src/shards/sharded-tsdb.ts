@@ -52,8 +52,17 @@ export interface ShardedTsdbStats {
 /**
  * A time-series store spread over worker threads, one per shard, shared-nothing: each worker owns its
  * storage, memory and query queue. Points are routed by the hash of their series; queries fan out and
- * merge.
+ * merge. Made by {@link openShardedTsdb}.
  *
+ * @example
+ * ```ts
+ * import { openShardedTsdb } from '@dataplane/lsm';
+ *
+ * await using db = await openShardedTsdb({ dir: './data' });
+ * await db.write([{ metric: 'cpu', tags: { host: 'a' }, t: Date.now(), v: 0.5 }]);
+ * const series = await db.query({ metric: 'cpu', fromMs: 0, toMs: Date.now() + 1 });
+ * console.log(series.length, db.stats().points);
+ * ```
  * @since 0.1.0
  */
 export class ShardedTsdb implements AsyncDisposable {

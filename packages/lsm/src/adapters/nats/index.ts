@@ -118,7 +118,7 @@ export function createJetStreamLog(options: JetStreamLogOptions): LogSource {
     return js.consumers.get(topic, name);
   }
 
-  return {
+  const source: LogSource = {
     topic,
     partitions,
     async start() {
@@ -229,7 +229,11 @@ export function createJetStreamLog(options: JetStreamLogOptions): LogSource {
     stats() {
       return { ...st };
     },
+    async [Symbol.asyncDispose]() {
+      await source.close();
+    },
   };
+  return source;
 }
 
 export type { LogSource, LogBatch, LogRecord, ConsumeOptions, LogSourceStats } from '../../log/log-source.js';

@@ -110,7 +110,7 @@ export function createRedisLog(options: RedisLogOptions): LogSource {
     return r[0]?.[0];
   }
 
-  return {
+  const source: LogSource = {
     topic,
     partitions,
     async start() {
@@ -226,7 +226,11 @@ export function createRedisLog(options: RedisLogOptions): LogSource {
     stats() {
       return { ...st };
     },
+    async [Symbol.asyncDispose]() {
+      await source.close();
+    },
   };
+  return source;
 }
 
 export type { LogSource, LogBatch, LogRecord, ConsumeOptions, LogSourceStats } from '../../log/log-source.js';
