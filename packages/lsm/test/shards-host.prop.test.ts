@@ -92,7 +92,7 @@ class Query implements fc.AsyncCommand<State, Real> {
     return true;
   }
   async run(m: State, r: Real) {
-    const got = r.host.query({ metric: 'm', fromMs: -1, toMs: Number.MAX_SAFE_INTEGER }).flatMap((x) => Array.from(x.v));
+    const got = (await r.host.query({ metric: 'm', fromMs: -1, toMs: Number.MAX_SAFE_INTEGER })).flatMap((x) => Array.from(x.v));
     expect(got.sort((a, b) => a - b)).toEqual([...m.points].sort((a, b) => a - b));
   }
   toString() {

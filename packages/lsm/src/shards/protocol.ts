@@ -47,13 +47,13 @@ export function handleShardMessage(host: ShardHost, msg: ShardRequest, reply: (r
       case 'write':
         reply({ id: msg.id, ok: true, result: host.write(msg.buf, msg.pos) });
         return;
-      case 'query': {
-        const rows = host.query(msg.q);
-        const transfer: ArrayBuffer[] = [];
-        for (const r of rows) transfer.push(r.t.buffer as ArrayBuffer, r.v.buffer as ArrayBuffer);
-        reply({ id: msg.id, ok: true, result: rows }, transfer);
+      case 'query':
+        Promise.resolve(host.query(msg.q)).then((rows) => {
+          const transfer: ArrayBuffer[] = [];
+          for (const r of rows) transfer.push(r.t.buffer as ArrayBuffer, r.v.buffer as ArrayBuffer);
+          reply({ id: msg.id, ok: true, result: rows }, transfer);
+        }, fail);
         return;
-      }
       case 'keys':
         reply({ id: msg.id, ok: true, result: host.keys() });
         return;

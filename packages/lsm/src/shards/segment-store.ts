@@ -14,10 +14,8 @@ import { parseSeriesKey } from './series-key.js';
 export interface ShardStore {
   /** Applies a batch (visible to queries at once, durable at the next flush). */
   write(cols: PointColumns, raw: Uint8Array): void;
-  /** Number of series a query selects (for its cost estimate). */
-  matchCount(q: PointQuery): number;
-  /** Evaluates a query. */
-  query(q: PointQuery): SeriesResult[];
+  /** Evaluates a query (synchronously or not). */
+  query(q: PointQuery): SeriesResult[] | Promise<SeriesResult[]>;
   /** Every series key. */
   keys(): string[];
   /** Makes every write so far durable together with `meta`, atomically. */
@@ -159,11 +157,6 @@ export async function openSegmentStore(dir: string): Promise<ShardStore> {
       apply(cols);
       pending.push(raw);
       unflushed += cols.length;
-    },
-    matchCount(q) {
-      let n = 0;
-      for (const s of byMetric.get(q.metric) ?? []) if (matches(s, q)) n++;
-      return n;
     },
     query(q) {
       const out: SeriesResult[] = [];

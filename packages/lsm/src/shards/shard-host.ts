@@ -76,7 +76,7 @@ export class ShardHost {
   }
 
   /** Runs a query. */
-  query(q: PointQuery): SeriesResult[] {
+  query(q: PointQuery): SeriesResult[] | Promise<SeriesResult[]> {
     this.ensureOpen();
     checkQuery(q);
     this.queries++;
