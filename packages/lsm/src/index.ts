@@ -17,8 +17,8 @@ export type {
   AdmissionKind,
   AdmissionStats,
 } from './admission/admission-controller.js';
-export { memoryGate, logLagGate } from './admission/gates.js';
-export type { LogLagProbe } from './admission/gates.js';
+export { memoryGate, logLagGate, level0Gate, walLagGate } from './admission/gates.js';
+export type { LogLagProbe, LevelsSnapshot, WalSnapshot } from './admission/gates.js';
 export { createQueryScheduler } from './sched/query-scheduler.js';
 export type { QueryScheduler, QuerySchedulerOptions, QuerySchedulerStats, OverloadMode } from './sched/query-scheduler.js';
 export { estimateQueryCost } from './sched/cost.js';
@@ -53,3 +53,7 @@ export type {
   CompactionStrategy,
   Db,
 } from './kv/types.js';
+export { openDb } from './kv/db.js';
+export { leveledCompaction } from './kv/leveled.js';
+export type { LeveledCompactionOptions } from './kv/leveled.js';
+export { bytesOf, textOf } from './kv/text.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createAdmissionController, createMemoryLog, logLagGate, memoryGate, LsmError } from '@dataplane/lsm';
+import { createAdmissionController, createMemoryLog, level0Gate, logLagGate, memoryGate, walLagGate, LsmError } from '@dataplane/lsm';
 
 describe('admission controller', () => {
   it('refuses with a typed retryable error when a gate is over its limit, and reports each gate', () => {
@@ -78,6 +78,23 @@ describe('admission controller', () => {
     expect(bad({ gates: [], sampleMs: -1 })).toThrow(LsmError);
     const ac = createAdmissionController({ gates: [] });
     expect(() => ac.admit('delete' as never)).toThrow(LsmError);
+  });
+
+  it('level0Gate and walLagGate read engine stats and refuse writes only', () => {
+    let l0 = 2;
+    let wal = 10;
+    const ac = createAdmissionController({
+      sampleMs: 0,
+      gates: [level0Gate(() => ({ levels: [{ level: 1, tables: 50 }, { level: 0, tables: l0 }] }), 4), walLagGate(() => ({ walBytes: wal }), 100)],
+    });
+    ac.admit('write');
+    l0 = 5;
+    expect(() => ac.admit('write')).toThrow(/level0/);
+    ac.admit('query');
+    l0 = 0;
+    wal = 101;
+    expect(() => ac.admit('write')).toThrow(/walLag/);
+    expect(ac.stats().gates.walLag).toMatchObject({ open: false, value: 101 });
   });
 
   it('memoryGate and logLagGate read real values', async () => {

@@ -70,3 +70,59 @@ export interface LogLagProbe {
   /** Re-reads the log's end offsets; returns the new lag. */
   refresh(signal?: AbortSignal): Promise<number>;
 }
+
+/** The part of an engine's stats() that {@link level0Gate} reads (the KV engine's `DbStats` fits). */
+export interface LevelsSnapshot {
+  levels: readonly { level: number; tables: number }[];
+}
+
+/**
+ * A gate on the level-0 backlog: the number of level-0 tables waiting for compaction. Many L0 tables
+ * mean reads check many files and compaction is behind; refusing early beats stalling every write.
+ *
+ * @param stats - returns the engine's stats (e.g. `() => db.stats()`).
+ * @param limit - close above this many level-0 tables.
+ * @returns a gate named `'level0'`.
+ * @example
+ * ```ts
+ * import { createAdmissionController, level0Gate } from '@dataplane/lsm';
+ *
+ * const ac = createAdmissionController({ gates: [level0Gate(() => ({ levels: [{ level: 0, tables: 3 }] }), 12)] });
+ * ac.admit('write');
+ * ```
+ * @since 0.1.0
+ */
+export function level0Gate(stats: () => LevelsSnapshot, limit: number): AdmissionGateOptions {
+  return {
+    name: 'level0',
+    limit,
+    appliesTo: ['write'],
+    read: () => stats().levels.find((l) => l.level === 0)?.tables ?? 0,
+  };
+}
+
+/** The part of an engine's stats() that {@link walLagGate} reads (the KV engine's `DbStats` fits). */
+export interface WalSnapshot {
+  /** Bytes in the WAL not yet flushed to tables. */
+  walBytes: number;
+}
+
+/**
+ * A gate on WAL lag: bytes written to the write-ahead log but not yet flushed to tables (what a crash
+ * would replay, and memory the memtables hold).
+ *
+ * @param stats - returns the engine's stats (e.g. `() => db.stats()`).
+ * @param limitBytes - close above this many bytes.
+ * @returns a gate named `'walLag'`.
+ * @example
+ * ```ts
+ * import { createAdmissionController, walLagGate } from '@dataplane/lsm';
+ *
+ * const ac = createAdmissionController({ gates: [walLagGate(() => ({ walBytes: 1024 }), 256 * 2 ** 20)] });
+ * ac.admit('write');
+ * ```
+ * @since 0.1.0
+ */
+export function walLagGate(stats: () => WalSnapshot, limitBytes: number): AdmissionGateOptions {
+  return { name: 'walLag', limit: limitBytes, appliesTo: ['write'], read: () => stats().walBytes };
+}
