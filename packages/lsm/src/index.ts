@@ -53,6 +53,3 @@ export type {
   CompactionStrategy,
   Db,
 } from './kv/types.js';
-export { leveledCompaction } from './kv/leveled.js';
-export type { LeveledCompactionOptions } from './kv/leveled.js';
-export { bytesOf, textOf } from './kv/text.js';
