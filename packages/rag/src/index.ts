@@ -5,3 +5,22 @@
  */
 export { RagError } from './errors.js';
 export type { RagErrorCode, RagErrorOptions } from './errors.js';
+export type {
+  Analyzer,
+  ConvexFusion,
+  Doc,
+  Embedder,
+  FieldConfig,
+  Fusion,
+  HitSignals,
+  HnswParams,
+  MetaFilter,
+  MetaValue,
+  Retriever,
+  RetrieverOptions,
+  RetrieverStats,
+  RrfFusion,
+  SearchHit,
+  SearchOptions,
+  Token,
+} from './retrieval-types.js';
