@@ -26,7 +26,7 @@ export type { QueryCostInput } from './sched/cost.js';
 export { openShardedTsdb, ShardedTsdb } from './shards/sharded-tsdb.js';
 export type { ShardedTsdbOptions, ShardedWriteOptions, ShardedTsdbStats } from './shards/sharded-tsdb.js';
 export type { LogPosition, ShardStats } from './shards/shard-host.js';
-export type { ShardStoreStats } from './shards/segment-store.js';
+export type { ShardStore, ShardStoreStats } from './shards/segment-store.js';
 export { seriesKey, parseSeriesKey, hashSeriesKey, partitionFor } from './shards/series-key.js';
 export type { Point } from './shards/series-key.js';
 export { PointBatchBuilder, decodePointBatch, encodePoints } from './shards/columnar.js';

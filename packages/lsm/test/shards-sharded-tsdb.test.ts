@@ -90,6 +90,19 @@ describe('openShardedTsdb', () => {
     expect(rows.reduce((n, r) => n + r.t.length, 0)).toBe(6000);
   });
 
+  it('runs each shard on a pluggable store (storeModule), loaded inside the workers', async () => {
+    const storeModule = new URL('./shards-custom-store.ts', import.meta.url);
+    await using db = await openShardedTsdb({ dir: tmp(), shards: 2, storeModule });
+    await db.write(points(100));
+    const rows = await db.query({ metric: 'cpu', fromMs: 0, toMs: 1e9 });
+    expect(rows.reduce((n, r) => n + r.v.reduce((a, b) => a + b, 0), 0)).toBe(10 * points(100).reduce((a, p) => a + p.v, 0));
+    await db.flush();
+    expect((await db.shardStats()).map((s) => s.flushes)).toEqual([1, 1]);
+    await expect(openShardedTsdb({ dir: tmp(), shards: 1, storeModule: new URL('./no-such-store.ts', import.meta.url) })).rejects.toSatisfy((e) =>
+      LsmError.is(e, 'LSM_INVALID_ARGUMENT'),
+    );
+  });
+
   it('validates input and refuses with typed errors', async () => {
     await expect(openShardedTsdb({ dir: '', shards: 1 })).rejects.toSatisfy((e) => LsmError.is(e, 'LSM_INVALID_ARGUMENT'));
     await expect(openShardedTsdb({ dir: tmp(), shards: 0 })).rejects.toSatisfy((e) => LsmError.is(e, 'LSM_INVALID_ARGUMENT'));

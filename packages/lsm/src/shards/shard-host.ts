@@ -13,6 +13,11 @@ export interface LogPosition {
 export interface ShardHostOptions {
   dir: string;
   shard: number;
+  /**
+   * URL of a module exporting `openShardStore(dir: string): Promise<ShardStore>`, loaded inside the worker.
+   * @defaultValue the built-in segment store
+   */
+  storeModule?: string | undefined;
 }
 
 /** Counters of one shard. */
@@ -24,6 +29,17 @@ export interface ShardStats extends ShardStoreStats {
 }
 
 const OFFSET_PREFIX = 'log.offset.';
+
+async function openCustomStore(url: string, dir: string): Promise<ShardStore> {
+  let mod: { openShardStore?: (dir: string) => Promise<ShardStore> };
+  try {
+    mod = (await import(url)) as typeof mod;
+  } catch (err) {
+    throw new LsmError('LSM_INVALID_ARGUMENT', `storeModule ${url} cannot be loaded: ${(err as Error).message}`, { cause: err });
+  }
+  if (typeof mod.openShardStore !== 'function') throw new LsmError('LSM_INVALID_ARGUMENT', `storeModule ${url} does not export openShardStore(dir)`);
+  return mod.openShardStore(dir);
+}
 
 /**
  * One shard: its store and the log offsets it has applied. Runs inside a worker thread. Its CoDel query
@@ -50,7 +66,7 @@ export class ShardHost {
   ) {}
 
   static async open(opts: ShardHostOptions): Promise<ShardHost> {
-    const store = await openSegmentStore(opts.dir);
+    const store = opts.storeModule === undefined ? await openSegmentStore(opts.dir) : await openCustomStore(opts.storeModule, opts.dir);
     const applied = new Map<number, bigint>();
     for (const [k, v] of store.meta()) {
       if (k.startsWith(OFFSET_PREFIX)) applied.set(Number(k.slice(OFFSET_PREFIX.length)), BigInt(v));

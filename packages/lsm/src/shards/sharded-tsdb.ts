@@ -24,6 +24,12 @@ export interface ShardedTsdbOptions {
   maxInFlightWrites?: number | undefined;
   /** Extra admission gates (memory, level-0, log lag…), checked before every write and query. @defaultValue [] */
   gates?: readonly AdmissionGateOptions[] | undefined;
+  /**
+   * The storage of each shard: URL of a module, loaded in each worker, exporting
+   * `openShardStore(dir: string): Promise<ShardStore>`. Its flush must make the points written so far and
+   * the metadata it is given durable atomically. @defaultValue the built-in segment store
+   */
+  storeModule?: string | URL | undefined;
 }
 
 /** Options of a write. */
@@ -390,7 +396,8 @@ export async function openShardedTsdb(options: ShardedTsdbOptions): Promise<Shar
   if (!Number.isInteger(shards) || shards < 1 || shards > 256) throw new LsmError('LSM_INVALID_ARGUMENT', 'shards must be an integer in 1..256');
   const maxInFlight = options.maxInFlightWrites ?? 64;
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new LsmError('LSM_INVALID_ARGUMENT', 'maxInFlightWrites must be a positive integer');
-  const clients = Array.from({ length: shards }, (_, i) => new ShardClient({ dir: join(options.dir, `shard-${i}`), shard: i }));
+  const storeModule = options.storeModule === undefined ? undefined : String(options.storeModule);
+  const clients = Array.from({ length: shards }, (_, i) => new ShardClient({ dir: join(options.dir, `shard-${i}`), shard: i, storeModule }));
   const schedulers = clients.map(() => createQueryScheduler(options.scheduler));
   const admission = createAdmissionController({
     sampleMs: 0,
