@@ -53,3 +53,7 @@ export type {
   CompactionStrategy,
   Db,
 } from './kv/types.js';
+export { openDb } from './kv/db.js';
+export { leveledCompaction } from './kv/leveled.js';
+export type { LeveledCompactionOptions } from './kv/leveled.js';
+export { bytesOf, textOf } from './kv/text.js';
