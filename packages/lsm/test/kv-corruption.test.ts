@@ -108,7 +108,8 @@ describe('kv corruption', () => {
     rmSync(join(dir, 'LOCK'), { force: true });
     const log = readdirSync(dir).find((f) => f.endsWith('.log') && readFileSync(join(dir, f)).length > 0)!;
     const buf = readFileSync(join(dir, log));
-    buf[Math.floor(buf.length / 2)] ^= 0xff;
+    const mid = Math.floor(buf.length / 2);
+    buf[mid] = buf[mid]! ^ 0xff;
     writeFileSync(join(dir, log), buf);
     await expect(openDb(dir, opts)).rejects.toSatisfy((e: unknown) => LsmError.is(e, 'LSM_CORRUPT_WAL'));
     const db = await openDb(dir, { ...opts, salvage: true });
