@@ -24,3 +24,21 @@ export type {
   SearchOptions,
   Token,
 } from './retrieval-types.js';
+export { createAnalyzer, getAnalyzer } from './analysis/analyzer.js';
+export type { AnalyzerOptions } from './analysis/analyzer.js';
+export { ENGLISH_STOP_WORDS } from './analysis/stop-words.js';
+export { HnswIndex } from './dense/hnsw.js';
+export type { HnswOptions, VectorHit } from './dense/hnsw.js';
+export { createGloveEmbedder } from './embed/glove-embedder.js';
+export type { GloveEmbedderOptions } from './embed/glove-embedder.js';
+export { createRetriever } from './hybrid/retriever.js';
+export { fuse } from './hybrid/fusion.js';
+export type { FusedCandidate, RankedList } from './hybrid/fusion.js';
+export { loadRetriever } from './persist/load.js';
+export type { LoadRetrieverOptions } from './persist/load.js';
+export { evaluateRun, mrrAt, ndcgAt, recallAt } from './eval/metrics.js';
+export type { QueryMetrics, Qrels, RunEntry } from './eval/metrics.js';
+export { loadBeir } from './eval/beir.js';
+export type { BeirDataset, BeirDoc } from './eval/beir.js';
+export { evaluateRetriever } from './eval/run-eval.js';
+export type { EvalProgress, EvalResult, EvaluateOptions } from './eval/run-eval.js';

@@ -1,0 +1,104 @@
+import { parseArgs } from 'node:util';
+import { createGloveEmbedder } from '../embed/glove-embedder.js';
+import { RagError } from '../errors.js';
+import { createRetriever } from '../hybrid/retriever.js';
+import type { Fusion, SearchOptions } from '../retrieval-types.js';
+import { loadBeir } from './beir.js';
+import { evaluateRetriever } from './run-eval.js';
+
+/** A CLI command: its one-line help and its handler (returns the exit code). */
+export interface CliCommand {
+  summary: string;
+  usage: string;
+  run(argv: string[], io: CliIo): Promise<number>;
+}
+
+/** Output streams of the CLI (injectable for tests). */
+export interface CliIo {
+  out: (line: string) => void;
+  err: (text: string) => void;
+  /** Whether progress may be redrawn in place (a TTY). */
+  tty: boolean;
+}
+
+const USAGE = `rag eval --dataset <dir> [--qrels test|all|train|<file>] [--mode bm25|dense|hybrid]
+         [--k1 1.2] [--b 0.75] [--title-boost 1] [--fusion rrf|convex] [--alpha 0.1] [--rrf-k 60]
+         [--dense-weight 0.1] [--embedder glove|none] [--json]`;
+
+function num(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new RagError('RAG_INVALID_ARGUMENT', `--${name} must be a number, got ${v}`);
+  return n;
+}
+
+/**
+ * The `eval` command: indexes a BEIR folder and prints nDCG@10, Recall@100 and MRR@10.
+ *
+ * @internal
+ */
+export const evalCommand: CliCommand = {
+  summary: 'evaluate retrieval on a BEIR-format dataset (nDCG@10, Recall@100, MRR@10)',
+  usage: USAGE,
+  async run(argv, io) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        dataset: { type: 'string' },
+        qrels: { type: 'string', default: 'test' },
+        mode: { type: 'string' },
+        k1: { type: 'string' },
+        b: { type: 'string' },
+        'title-boost': { type: 'string' },
+        fusion: { type: 'string', default: 'convex' },
+        alpha: { type: 'string' },
+        'rrf-k': { type: 'string' },
+        'dense-weight': { type: 'string' },
+        embedder: { type: 'string', default: 'glove' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+    });
+    if (values.help === true || values.dataset === undefined) {
+      (values.help === true ? io.out : io.err)(USAGE);
+      return values.help === true ? 0 : 2;
+    }
+    const embedder = values.embedder === 'none' ? undefined : await createGloveEmbedder();
+    const mode = (values.mode ?? (embedder === undefined ? 'bm25' : 'hybrid')) as SearchOptions['mode'];
+    const fusion: Fusion =
+      values.fusion === 'rrf'
+        ? { kind: 'rrf', k: num(values['rrf-k'], 'rrf-k') ?? 60, weights: { bm25: 1, dense: num(values['dense-weight'], 'dense-weight') ?? 0.1 } }
+        : { kind: 'convex', alpha: num(values.alpha, 'alpha') ?? 0.1 };
+    const data = await loadBeir(values.dataset, values.qrels);
+    const retriever = createRetriever({
+      fields: { title: { boost: num(values['title-boost'], 'title-boost') ?? 1 }, text: {} },
+      k1: num(values.k1, 'k1'),
+      b: num(values.b, 'b'),
+      embedder,
+      fusion,
+    });
+    const started = performance.now();
+    const res = await evaluateRetriever(retriever, data, {
+      search: { mode },
+      onProgress: (p) => {
+        const line = `${p.phase === 'index' ? 'indexing' : 'querying'} ${p.done}/${p.total}`;
+        if (io.tty) io.err(`\r${line}   `);
+        else if (p.done === p.total) io.err(`${line}\n`);
+      },
+    });
+    if (io.tty) io.err('\n');
+    const seconds = (performance.now() - started) / 1000;
+    await retriever.close();
+    if (values.json === true) {
+      io.out(JSON.stringify({ dataset: values.dataset, qrels: values.qrels, mode, fusion: mode === 'hybrid' ? fusion : undefined, embedder: embedder?.id, queries: res.queries, ...res.mean, seconds }));
+    } else {
+      io.out(`dataset ${values.dataset} (qrels ${values.qrels}, ${res.queries} judged queries, ${data.corpus.length} docs), mode ${String(mode)}`);
+      io.out(`nDCG@10    ${res.mean.ndcg10.toFixed(4)}`);
+      io.out(`Recall@100 ${res.mean.recall100.toFixed(4)}`);
+      io.out(`MRR@10     ${res.mean.mrr10.toFixed(4)}`);
+      io.out(`(${seconds.toFixed(1)} s)`);
+    }
+    return 0;
+  },
+};

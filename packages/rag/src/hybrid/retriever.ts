@@ -1,0 +1,408 @@
+import { getAnalyzer } from '../analysis/analyzer.js';
+import { HnswIndex } from '../dense/hnsw.js';
+import { RagError } from '../errors.js';
+import type {
+  Analyzer,
+  Doc,
+  Embedder,
+  Fusion,
+  MetaValue,
+  Retriever,
+  RetrieverOptions,
+  RetrieverStats,
+  SearchHit,
+  SearchOptions,
+} from '../retrieval-types.js';
+import { Bm25Index, type QueryTerm, type SparseField } from '../sparse/bm25-index.js';
+import { saveRetriever } from '../persist/save.js';
+import { fuse } from './fusion.js';
+import { compileFilter } from './meta-filter.js';
+
+interface Entry {
+  doc: Doc;
+  num: number;
+  node: number;
+}
+
+const DEFAULT_FUSION: Fusion = { kind: 'convex', alpha: 0.1 };
+const EMPTY_META: Readonly<Record<string, MetaValue>> = Object.freeze({});
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw new RagError('RAG_ABORTED', 'operation aborted', { cause: signal.reason });
+}
+
+function positiveNumber(name: string, v: number | undefined, def: number): number {
+  const x = v ?? def;
+  if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) throw new RagError('RAG_INVALID_ARGUMENT', `${name} must be a finite number >= 0, got ${String(v)}`);
+  return x;
+}
+
+/** @internal */
+export class HybridRetriever implements Retriever {
+  readonly options: RetrieverOptions;
+  readonly sparse: Bm25Index;
+  hnsw: HnswIndex | undefined;
+  readonly embedder: Embedder | undefined;
+  readonly entries = new Map<string, Entry>();
+  idByNum: (string | undefined)[] = [];
+  idByNode: (string | undefined)[] = [];
+  private readonly fieldAnalyzers = new Map<string, Analyzer>();
+  private readonly fusion: Fusion;
+  private closed = false;
+  private counters = { searches: 0, adds: 0, deletes: 0 };
+
+  constructor(options: RetrieverOptions) {
+    if (typeof options !== 'object' || options === null || typeof options.fields !== 'object' || options.fields === null) {
+      throw new RagError('RAG_INVALID_ARGUMENT', 'options.fields is required, e.g. { title: { boost: 2 }, text: {} }');
+    }
+    const names = Object.keys(options.fields);
+    if (names.length === 0) throw new RagError('RAG_INVALID_ARGUMENT', 'at least one field is required');
+    const k1 = positiveNumber('k1', options.k1, 1.2);
+    const b = positiveNumber('b', options.b, 0.75);
+    if (b > 1) throw new RagError('RAG_INVALID_ARGUMENT', 'b must be in [0, 1]');
+    const fields: SparseField[] = names.map((name) => {
+      const fc = options.fields[name] ?? {};
+      const analyzer = typeof fc.analyzer === 'object' ? fc.analyzer : getAnalyzer(fc.analyzer ?? 'english');
+      this.fieldAnalyzers.set(name, analyzer);
+      const fb = positiveNumber(`fields.${name}.b`, fc.b, b);
+      if (fb > 1) throw new RagError('RAG_INVALID_ARGUMENT', `fields.${name}.b must be in [0, 1]`);
+      return { name, boost: positiveNumber(`fields.${name}.boost`, fc.boost, 1), b: fb, analyzer };
+    });
+    this.options = options;
+    this.sparse = new Bm25Index(fields, k1);
+    this.embedder = options.embedder;
+    this.fusion = options.fusion ?? DEFAULT_FUSION;
+    const dims = options.embedder?.dimensions ?? options.dimensions;
+    if (dims !== undefined) this.hnsw = this.makeHnsw(dims);
+  }
+
+  private makeHnsw(dimensions: number): HnswIndex {
+    const h = this.options.hnsw ?? {};
+    return new HnswIndex({
+      dimensions,
+      M: h.M,
+      efConstruction: h.efConstruction,
+      efSearch: h.efSearch,
+      exactBelow: h.exactBelow,
+      seed: h.seed,
+    });
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new RagError('RAG_CLOSED', 'the retriever is closed');
+  }
+
+  private validate(doc: Doc): void {
+    if (typeof doc !== 'object' || doc === null) throw new RagError('RAG_INVALID_ARGUMENT', 'a doc must be an object');
+    if (typeof doc.id !== 'string' || doc.id === '') throw new RagError('RAG_INVALID_ARGUMENT', 'doc.id must be a non-empty string');
+    if (typeof doc.fields !== 'object' || doc.fields === null) throw new RagError('RAG_INVALID_ARGUMENT', `doc ${doc.id}: fields must be an object`);
+    for (const [k, v] of Object.entries(doc.fields)) {
+      if (typeof v !== 'string') throw new RagError('RAG_INVALID_ARGUMENT', `doc ${doc.id}: field ${k} must be a string`);
+    }
+    if (doc.meta !== undefined) {
+      if (typeof doc.meta !== 'object' || doc.meta === null) throw new RagError('RAG_INVALID_ARGUMENT', `doc ${doc.id}: meta must be an object`);
+      for (const [k, v] of Object.entries(doc.meta)) {
+        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+          throw new RagError('RAG_INVALID_ARGUMENT', `doc ${doc.id}: meta.${k} must be a string, number or boolean`);
+        }
+      }
+    }
+    if (doc.vector !== undefined) {
+      if (!(doc.vector instanceof Float32Array)) throw new RagError('RAG_INVALID_ARGUMENT', `doc ${doc.id}: vector must be a Float32Array`);
+      const dims = this.hnsw?.dimensions ?? this.options.dimensions;
+      if (dims !== undefined && doc.vector.length !== dims) {
+        throw new RagError('RAG_INVALID_ARGUMENT', `doc ${doc.id}: vector has ${doc.vector.length} dimensions, expected ${dims}`);
+      }
+      for (const x of doc.vector) if (!Number.isFinite(x)) throw new RagError('RAG_INVALID_ARGUMENT', `doc ${doc.id}: vector has a non-finite value`);
+    }
+  }
+
+  private embedText(doc: Doc): string {
+    if (this.options.embedText !== undefined) return this.options.embedText(doc);
+    return this.sparse.fields.map((f) => doc.fields[f.name] ?? '').filter((s) => s !== '').join('\n');
+  }
+
+  async add(docs: Doc | readonly Doc[], opts: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+    this.ensureOpen();
+    const list: Doc[] = Array.isArray(docs) ? [...(docs as readonly Doc[])] : [docs as Doc];
+    for (const d of list) this.validate(d);
+    checkAborted(opts.signal);
+    // Embed first (async); then apply every change synchronously, so searches never see half a batch.
+    const vectors: (Float32Array | undefined)[] = list.map((d) => (d.vector === undefined ? undefined : Float32Array.from(d.vector)));
+    if (this.embedder !== undefined) {
+      const missing = list.map((d, i) => (d.vector === undefined ? i : -1)).filter((i) => i >= 0);
+      if (missing.length > 0) {
+        const out = await this.embedder.embed(
+          missing.map((i) => this.embedText(list[i] as Doc)),
+          { signal: opts.signal },
+        );
+        if (out.length !== missing.length) throw new RagError('RAG_INVALID_ARGUMENT', `embedder returned ${out.length} vectors for ${missing.length} texts`);
+        missing.forEach((i, j) => (vectors[i] = out[j]));
+      }
+    }
+    checkAborted(opts.signal);
+    this.ensureOpen();
+    for (let i = 0; i < list.length; i++) this.apply(list[i] as Doc, vectors[i]);
+    this.counters.adds += list.length;
+  }
+
+  private apply(doc: Doc, vector: Float32Array | undefined): void {
+    this.removeEntry(doc.id);
+    const stored: Doc = { id: doc.id, fields: { ...doc.fields } };
+    if (doc.meta !== undefined) stored.meta = { ...doc.meta };
+    const num = this.sparse.add(stored.fields);
+    this.idByNum[num] = doc.id;
+    let node = -1;
+    if (vector !== undefined) {
+      let norm = 0;
+      for (const x of vector) norm += x * x;
+      if (norm > 0) {
+        this.hnsw ??= this.makeHnsw(vector.length);
+        if (vector.length !== this.hnsw.dimensions) {
+          throw new RagError('RAG_INVALID_ARGUMENT', `doc ${doc.id}: vector has ${vector.length} dimensions, expected ${this.hnsw.dimensions}`);
+        }
+        node = this.hnsw.add(vector);
+        this.idByNode[node] = doc.id;
+      }
+      stored.vector = vector;
+    }
+    this.entries.set(doc.id, { doc: stored, num, node });
+  }
+
+  private removeEntry(id: string): boolean {
+    const e = this.entries.get(id);
+    if (e === undefined) return false;
+    this.sparse.remove(e.num, e.doc.fields);
+    this.idByNum[e.num] = undefined;
+    if (e.node >= 0 && this.hnsw !== undefined) {
+      this.hnsw.delete(e.node);
+      this.idByNode[e.node] = undefined;
+    }
+    this.entries.delete(id);
+    return true;
+  }
+
+  async update(docs: Doc | readonly Doc[], opts: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+    this.ensureOpen();
+    const list: Doc[] = Array.isArray(docs) ? [...(docs as readonly Doc[])] : [docs as Doc];
+    for (const d of list) {
+      this.validate(d);
+      if (!this.entries.has(d.id)) throw new RagError('RAG_NOT_FOUND', `no document with id ${d.id}`);
+    }
+    await this.add(list, opts);
+  }
+
+  delete(ids: string | readonly string[]): Promise<number> {
+    this.ensureOpen();
+    const list = typeof ids === 'string' ? [ids] : [...ids];
+    let n = 0;
+    for (const id of list) {
+      if (typeof id !== 'string') return Promise.reject(new RagError('RAG_INVALID_ARGUMENT', 'ids must be strings'));
+    }
+    for (const id of list) if (this.removeEntry(id)) n++;
+    this.counters.deletes += n;
+    return Promise.resolve(n);
+  }
+
+  get(id: string): Doc | undefined {
+    return this.entries.get(id)?.doc;
+  }
+
+  analyzer(field?: string): Analyzer {
+    const name = field ?? (this.sparse.fields[0] as SparseField).name;
+    const a = this.fieldAnalyzers.get(name);
+    if (a === undefined) throw new RagError('RAG_INVALID_ARGUMENT', `unknown field ${name}`);
+    return a;
+  }
+
+  /** Query terms with their frequency as weight, analysed with every field's analyzer. */
+  queryTerms(query: string): QueryTerm[] {
+    const w = new Map<string, number>();
+    const seenAnalyzers = new Set<Analyzer>();
+    for (const f of this.sparse.fields) {
+      if (seenAnalyzers.has(f.analyzer)) continue;
+      seenAnalyzers.add(f.analyzer);
+      const local = new Map<string, number>();
+      for (const t of f.analyzer.analyze(query)) local.set(t.term, (local.get(t.term) ?? 0) + 1);
+      for (const [t, c] of local) w.set(t, Math.max(w.get(t) ?? 0, c));
+    }
+    return [...w].map(([term, weight]) => ({ term, weight }));
+  }
+
+  fieldScores(query: string, id: string): Record<string, number> | undefined {
+    this.ensureOpen();
+    const e = this.entries.get(id);
+    if (e === undefined) return undefined;
+    return this.sparse.fieldScores(this.queryTerms(query), e.doc.fields, e.num);
+  }
+
+  async embedQuery(text: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<Float32Array | undefined> {
+    if (this.embedder === undefined) return undefined;
+    const [v] = await this.embedder.embed([text], { signal: opts.signal });
+    return v;
+  }
+
+  private phraseMatcher(phrases: readonly string[]): ((e: Entry) => boolean) | undefined {
+    if (phrases.length === 0) return undefined;
+    return (e) =>
+      phrases.every((ph) =>
+        this.sparse.fields.some((f) => {
+          const text = e.doc.fields[f.name];
+          if (text === undefined) return false;
+          const q = f.analyzer.analyze(ph);
+          if (q.length === 0) return true;
+          const toks = f.analyzer.analyze(text);
+          const at = new Map<number, string>();
+          for (const t of toks) at.set(t.position, t.term);
+          const q0 = q[0] as { term: string; position: number };
+          return toks.some((t) => t.term === q0.term && q.every((qt) => at.get(t.position + qt.position - q0.position) === qt.term));
+        }),
+      );
+  }
+
+  async search(query: string, opts: SearchOptions = {}): Promise<SearchHit[]> {
+    this.ensureOpen();
+    if (typeof query !== 'string') throw new RagError('RAG_INVALID_ARGUMENT', 'query must be a string');
+    const k = opts.k ?? 10;
+    if (!Number.isInteger(k) || k < 0) throw new RagError('RAG_INVALID_ARGUMENT', `k must be a non-negative integer, got ${String(opts.k)}`);
+    const candidates = opts.candidates ?? Math.max(100, k);
+    if (!Number.isInteger(candidates) || candidates < 1) throw new RagError('RAG_INVALID_ARGUMENT', 'candidates must be a positive integer');
+    const hasDense = this.hnsw !== undefined && (this.embedder !== undefined || opts.vector !== undefined);
+    const mode = opts.mode ?? (hasDense ? 'hybrid' : 'bm25');
+    if (mode !== 'bm25' && mode !== 'dense' && mode !== 'hybrid') throw new RagError('RAG_INVALID_ARGUMENT', `unknown mode ${String(mode)}`);
+    if (mode !== 'bm25' && !hasDense) {
+      throw new RagError('RAG_INVALID_ARGUMENT', `mode ${mode} needs vectors: configure an embedder or pass opts.vector`);
+    }
+    const fusion = opts.fusion ?? this.fusion;
+    const filter = compileFilter(opts.filter);
+    checkAborted(opts.signal);
+    let qvec: Float32Array | undefined;
+    if (mode !== 'bm25') {
+      qvec = opts.vector ?? (await this.embedQuery(query, { signal: opts.signal }));
+      if (qvec?.length !== this.hnsw?.dimensions) throw new RagError('RAG_INVALID_ARGUMENT', 'query vector has the wrong dimension');
+      checkAborted(opts.signal);
+      this.ensureOpen();
+    }
+    // From here on everything is synchronous: the search sees one consistent view of both indexes.
+    this.counters.searches++;
+    const analyze = (s: string): string[] => this.queryTerms(s).map((t) => t.term);
+    const required = (opts.required ?? []).flatMap(analyze);
+    const excluded = (opts.excluded ?? []).flatMap(analyze);
+    const phrases = opts.phrase ?? [];
+    const phraseTerms = phrases.flatMap(analyze);
+    const mustSets = [...new Set([...required, ...phraseTerms])].map((t) => this.sparse.docsWith(t));
+    const notSets = [...new Set(excluded)].map((t) => this.sparse.docsWith(t));
+    const phraseOk = this.phraseMatcher(phrases);
+    const acceptNum = (num: number): boolean => {
+      for (const s of mustSets) if (!s.has(num)) return false;
+      for (const s of notSets) if (s.has(num)) return false;
+      if (filter === undefined && phraseOk === undefined) return true;
+      const id = this.idByNum[num];
+      if (id === undefined) return false;
+      const e = this.entries.get(id) as Entry;
+      if (filter !== undefined && !filter(e.doc.meta ?? EMPTY_META, id)) return false;
+      return phraseOk === undefined || phraseOk(e);
+    };
+    const needAccept = mustSets.length + notSets.length > 0 || filter !== undefined || phraseOk !== undefined;
+
+    let bm25Ids: string[] = [];
+    let bm25Scores: number[] = [];
+    if (mode !== 'dense') {
+      const terms = this.queryTerms(query);
+      for (const t of new Set([...required, ...phraseTerms])) if (!terms.some((q) => q.term === t)) terms.push({ term: t, weight: 1 });
+      const top = this.sparse.search(terms, mode === 'bm25' ? k : candidates, needAccept ? acceptNum : undefined);
+      bm25Ids = top.map((h) => this.idByNum[h.doc] as string);
+      bm25Scores = top.map((h) => h.score);
+    }
+    let denseIds: string[] = [];
+    let denseScores: number[] = [];
+    if (mode !== 'bm25' && this.hnsw !== undefined && qvec !== undefined) {
+      const acceptNode = needAccept
+        ? (node: number): boolean => {
+            const id = this.idByNode[node];
+            const e = id === undefined ? undefined : this.entries.get(id);
+            return e !== undefined && acceptNum(e.num);
+          }
+        : undefined;
+      const hits = this.hnsw.search(qvec, mode === 'dense' ? k : candidates, { accept: acceptNode, ef: opts.efSearch });
+      denseIds = hits.map((h) => this.idByNode[h.node] as string);
+      denseScores = hits.map((h) => h.score);
+    }
+    let hits: SearchHit[];
+    if (mode === 'bm25') {
+      hits = bm25Ids.map((id, i) => ({ id, score: bm25Scores[i] as number, rank: i + 1, signals: { bm25: bm25Scores[i], bm25Rank: i + 1 } }));
+    } else if (mode === 'dense') {
+      hits = denseIds.map((id, i) => ({ id, score: denseScores[i] as number, rank: i + 1, signals: { dense: denseScores[i], denseRank: i + 1 } }));
+    } else {
+      hits = fuse({ ids: bm25Ids, scores: bm25Scores }, { ids: denseIds, scores: denseScores }, fusion)
+        .slice(0, k)
+        .map((c, i) => ({
+          id: c.id,
+          score: c.fused,
+          rank: i + 1,
+          signals: { bm25: c.bm25, bm25Rank: c.bm25Rank, dense: c.dense, denseRank: c.denseRank, fused: c.fused },
+        }));
+    }
+    if (mode !== 'dense') {
+      const qt = this.queryTerms(query);
+      for (const h of hits) {
+        const e = this.entries.get(h.id) as Entry;
+        h.fieldScores = this.sparse.fieldScores(qt, e.doc.fields, e.num);
+      }
+    }
+    return hits;
+  }
+
+  stats(): RetrieverStats {
+    return {
+      docs: this.entries.size,
+      terms: this.sparse.termCount,
+      postingsBytes: this.sparse.postingsBytes,
+      vectors: this.hnsw?.size ?? 0,
+      hnswLayers: this.hnsw?.layers ?? 0,
+      deletedPending: this.sparse.tombstones,
+      searches: this.counters.searches,
+      adds: this.counters.adds,
+      deletes: this.counters.deletes,
+    };
+  }
+
+  async save(dir: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+    this.ensureOpen();
+    await saveRetriever(this, dir, opts);
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/**
+ * Creates a real-time hybrid retriever: BM25F over the configured fields plus an HNSW index over vectors
+ * (given on the docs or computed by the embedder), fused per query by weighted RRF or a convex combination.
+ *
+ * @param options - see {@link RetrieverOptions}.
+ * @returns a {@link Retriever}.
+ * @throws RagError `RAG_INVALID_ARGUMENT` on invalid options.
+ * @example
+ * ```ts
+ * import { createRetriever } from '@dataplane/rag';
+ *
+ * await using retriever = createRetriever({ fields: { title: { boost: 2 }, text: {} } });
+ * await retriever.add([{ id: '1', fields: { title: 'Wings', text: 'Lift of a swept wing' } }]);
+ * const hits = await retriever.search('swept wing lift', { k: 5 });
+ * ```
+ * @since 0.1.0
+ */
+export function createRetriever(options: RetrieverOptions): Retriever {
+  return new HybridRetriever(options);
+}
