@@ -2,5 +2,6 @@ import { runBench } from '@dataplane/bench';
 import { shardsScaling } from './shards-scaling.js';
 import { shardsCodel } from './shards-codel.js';
 import { logIngestRedis, logIngestNats } from './log-ingest.js';
+import { kvPutSequential, kvPutRandom, kvMemtableGc } from './kv-engine.js';
 
-await runBench('lsm', [shardsScaling, shardsCodel, logIngestRedis, logIngestNats]);
+await runBench('lsm', [kvPutSequential, kvPutRandom, kvMemtableGc, shardsScaling, shardsCodel, logIngestRedis, logIngestNats]);
