@@ -43,7 +43,7 @@ async function readJsonl(path: string): Promise<Record<string, unknown>[]> {
  * (`_id`, `text`) and `qrels/<split>.tsv` (header `query-id corpus-id score`).
  *
  * @param dir - the dataset folder.
- * @param split - the qrels file name without `.tsv` (`test`, `all`, `train`...) or a path. @defaultValue `'test'`
+ * @param split - the qrels file name without `.tsv` (`test`, `all`, `train`...) or a path ending in `.tsv`. @defaultValue `'test'`
  * @returns the dataset.
  * @throws RagError `RAG_DATASET_INVALID` when a file is missing or malformed.
  * @example
@@ -66,7 +66,7 @@ export async function loadBeir(dir: string, split = 'test'): Promise<BeirDataset
   for (const r of await readJsonl(join(dir, 'queries.jsonl'))) {
     if ((typeof r._id === 'string' || typeof r._id === 'number') && typeof r.text === 'string') queries.set(String(r._id), r.text);
   }
-  const qpath = existsSync(split) ? split : join(dir, 'qrels', `${split}.tsv`);
+  const qpath = split.endsWith('.tsv') && existsSync(split) ? split : join(dir, 'qrels', `${split}.tsv`);
   let tsv: string;
   try {
     tsv = await readFile(qpath, 'utf8');

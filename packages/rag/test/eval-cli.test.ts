@@ -1,0 +1,73 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRetriever, evaluateRetriever, loadBeir } from '@dataplane/rag';
+import { runCli } from '../src/cli-main.js';
+import { evalCommand } from '../src/eval/cli-eval.js';
+
+const CRANFIELD = fileURLToPath(new URL('../../../../shared/data/cranfield', import.meta.url));
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+async function tinyDataset(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'rag-beir-'));
+  dirs.push(dir);
+  await mkdir(join(dir, 'qrels'));
+  const corpus = [
+    { _id: 'd1', title: 'Wings', text: 'lift of swept wings', metadata: { author: 'x' } },
+    { _id: 'd2', title: 'Heat', text: 'heat transfer at the nose' },
+    { _id: 'd3', title: 'Flow', text: 'supersonic flow and shocks' },
+  ];
+  await writeFile(join(dir, 'corpus.jsonl'), corpus.map((c) => JSON.stringify(c)).join('\n'));
+  await writeFile(join(dir, 'queries.jsonl'), [{ _id: 'q1', text: 'swept wing lift' }, { _id: 'q2', text: 'shock flow' }].map((q) => JSON.stringify(q)).join('\n'));
+  await writeFile(join(dir, 'qrels', 'test.tsv'), 'query-id\tcorpus-id\tscore\nq1\td1\t2\nq2\td3\t1\nq2\td2\t1\n');
+  return dir;
+}
+
+function io(): { out: string[]; err: string[]; io: { out: (l: string) => void; err: (t: string) => void; tty: boolean } } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { out: (l) => out.push(l), err: (t) => err.push(t), tty: false } };
+}
+
+describe('eval harness', () => {
+  it('loads BEIR and computes hand-checkable metrics', async () => {
+    const data = await loadBeir(await tinyDataset());
+    expect(data.corpus).toHaveLength(3);
+    const res = await evaluateRetriever(createRetriever({ fields: { title: {}, text: {} } }), data);
+    // q1: d1 at rank 1 -> 1; q2: d3 at rank 1, d2 not retrieved -> nDCG = 1 / (1 + 1/log2(3))
+    expect(res.perQuery.get('q1')).toEqual({ ndcg10: 1, recall100: 1, mrr10: 1 });
+    expect(res.perQuery.get('q2')?.ndcg10).toBeCloseTo(1 / (1 + 1 / Math.log2(3)), 12);
+    expect(res.perQuery.get('q2')?.recall100).toBe(0.5);
+  });
+
+  it('the CLI prints metrics and progress, and reports errors with a code', async () => {
+    const dir = await tinyDataset();
+    const a = io();
+    expect(await runCli({ eval: evalCommand }, ['eval', '--dataset', dir, '--embedder', 'none', '--json'], a.io)).toBe(0);
+    const line = JSON.parse(a.out[0] ?? '{}') as { ndcg10: number; queries: number };
+    expect(line.queries).toBe(2);
+    expect(line.ndcg10).toBeCloseTo((1 + 1 / (1 + 1 / Math.log2(3))) / 2, 12);
+    expect(a.err.join('')).toContain('querying 2/2');
+    const b = io();
+    expect(await runCli({ eval: evalCommand }, ['eval', '--dataset', join(dir, 'nope'), '--embedder', 'none'], b.io)).toBe(1);
+    expect(b.err.join('')).toContain('RAG_DATASET_INVALID');
+    const c = io();
+    expect(await runCli({ eval: evalCommand }, ['frobnicate'], c.io)).toBe(2);
+    expect(c.out.join('\n')).toContain('eval');
+  });
+
+  // Quality on the judged Cranfield collection (../shared/data); see the package README for the figures.
+  it.skipIf(!existsSync(CRANFIELD))('BM25 on Cranfield (all qrels) reaches the measured level', async () => {
+    const data = await loadBeir(CRANFIELD, 'all');
+    const res = await evaluateRetriever(createRetriever({ fields: { title: {}, text: {} } }), data, { search: { mode: 'bm25' } });
+    expect(res.queries).toBe(225);
+    expect(res.mean.ndcg10).toBeGreaterThan(0.52);
+    expect(res.mean.recall100).toBeGreaterThan(0.74);
+  }, 120_000);
+});
