@@ -60,7 +60,8 @@ export class ByteWriter {
   bytes(src: Uint8Array, start = 0, end = src.length): void {
     const n = end - start;
     this.ensure(n);
-    this.buf.set(src.subarray(start, end), this.len);
+    if (start === 0 && end === src.length) this.buf.set(src, this.len);
+    else this.buf.set(src.subarray(start, end), this.len);
     this.len += n;
   }
   reset(): void {

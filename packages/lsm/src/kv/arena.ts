@@ -6,6 +6,8 @@
 /** Largest standard slab: node pointers address 8-byte units within a slab with 20 bits. */
 export const MAX_SLAB_BYTES = 8 * 1024 * 1024;
 const SLAB_SHIFT = 2 ** 20;
+/** Most slabs per arena (pointers are 32-bit: 12 bits of slab, 20 bits of 8-byte units). */
+export const MAX_SLABS = 4096;
 const POOL_LIMIT = 16;
 const pool: ArrayBuffer[] = [];
 
@@ -24,6 +26,7 @@ export class Arena {
   constructor(readonly slabBytes: number) {}
 
   private addSlab(ab: ArrayBuffer): number {
+    if (this.slabs.length >= MAX_SLABS) throw new RangeError('arena is full');
     this.slabs.push(Buffer.from(ab));
     this.u32.push(new Uint32Array(ab, 0, ab.byteLength >>> 2));
     this.f64.push(new Float64Array(ab, 0, ab.byteLength >>> 3));
@@ -77,10 +80,10 @@ export class Arena {
 
 /** Slab index of a pointer. */
 export function slabOf(p: number): number {
-  return Math.floor(p / SLAB_SHIFT);
+  return p >>> 20;
 }
 
 /** Byte offset of a pointer within its slab. */
 export function offsetOf(p: number): number {
-  return (p % SLAB_SHIFT) * 8;
+  return (p & 0xfffff) << 3;
 }

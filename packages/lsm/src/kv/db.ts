@@ -70,9 +70,12 @@ function resolveOptions(o: DbOptions): Resolved {
   const compaction = o.compaction ?? leveledCompaction();
   if (typeof compaction.pick !== 'function') throw new LsmError('LSM_INVALID_ARGUMENT', 'compaction must have a pick() function');
   const l0Slowdown = posInt(o.l0SlowdownTables, 'l0SlowdownTables', 8, 1);
+  const slab = posInt(o.arenaSlabBytes, 'arenaSlabBytes', 2 * MiB, 64 * 1024, 8 * MiB);
+  const mt = posInt(o.memtableBytes, 'memtableBytes', 8 * MiB, 4096);
+  if (mt > slab * 2048) throw new LsmError('LSM_INVALID_ARGUMENT', 'memtableBytes may be at most 2048 arena slabs');
   return {
-    memtableBytes: posInt(o.memtableBytes, 'memtableBytes', 8 * MiB, 4096),
-    arenaSlabBytes: posInt(o.arenaSlabBytes, 'arenaSlabBytes', 2 * MiB, 64 * 1024, 8 * MiB),
+    memtableBytes: mt,
+    arenaSlabBytes: slab,
     wal,
     blockBytes: posInt(o.blockBytes, 'blockBytes', 4096, 256, 4 * MiB),
     bloomBitsPerKey: posInt(o.bloomBitsPerKey, 'bloomBitsPerKey', 10, 0, 64),
