@@ -104,10 +104,21 @@ describe('openDb', () => {
   });
 
   it('iterates ranges forward and in reverse across memtable and tables, and break releases', async () => {
-    await using db = await openDb(fresh(), small);
-    for (let i = 0; i < 2000; i++) await db.put(`k${String(i).padStart(4, '0')}`, `v${i}`);
+    await using db = await openDb(fresh(), { ...small, wal: { sync: 'never' }, compaction: leveledCompaction({ l0Trigger: 2, targetTableBytes: 4096 }) });
+    for (let i = 0; i < 2000; i++) await db.put(`k${String((i * 7919) % 2000).padStart(4, '0')}`, `v${(i * 7919) % 2000}`);
     await db.flush();
+    for (let i = 0; i < 2000 && (db.stats().compactions === 0 || db.stats().levels[0]!.tables >= 2); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(db.stats().levels[1]!.tables).toBeGreaterThan(1);
     for (let i = 0; i < 2000; i += 3) await db.del(`k${String(i).padStart(4, '0')}`);
+    const all: string[] = [];
+    for await (const [k, v] of db.iterator()) {
+      all.push(textOf(k));
+      expect(textOf(v)).toBe(`v${Number(textOf(k).slice(1))}`);
+    }
+    expect(all.length).toBe(2000 - 667);
+    const back: string[] = [];
+    for await (const [k] of db.iterator({ reverse: true })) back.push(textOf(k));
+    expect(back).toEqual([...all].reverse());
     const keys: string[] = [];
     for await (const [k] of db.iterator({ gt: 'k0100', lte: 'k0110', reverse: true })) keys.push(textOf(k));
     expect(keys).toEqual(['k0110', 'k0109', 'k0107', 'k0106', 'k0104', 'k0103', 'k0101']);

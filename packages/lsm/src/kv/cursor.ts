@@ -217,3 +217,83 @@ export class MergeIterator {
     }
   }
 }
+
+/** Concatenation of tables with disjoint, sorted key ranges (one level of leveled compaction). */
+export class LevelCursor implements Cursor {
+  valid = false;
+  keyBuf: Buffer = Buffer.alloc(0);
+  ks = 0;
+  ke = 0;
+  seq = 0;
+  kind = 0;
+  private cur: TableCursor | undefined;
+  private ti = -1;
+  private readonly cursors: (TableCursor | undefined)[];
+  /** `tables` sorted by smallest key, pairwise disjoint; `largest[i]` is table i's largest key. */
+  constructor(
+    private readonly tables: TableReader[],
+    private readonly largest: Buffer[],
+  ) {
+    this.cursors = tables.map(() => undefined);
+  }
+  private use(i: number): TableCursor {
+    this.ti = i;
+    let c = this.cursors[i];
+    if (!c) c = this.cursors[i] = new TableCursor(this.tables[i]!);
+    this.cur = c;
+    return c;
+  }
+  private sync(): void {
+    const c = this.cur!;
+    this.valid = c.valid;
+    if (!c.valid) return;
+    this.keyBuf = c.keyBuf;
+    this.ks = c.ks;
+    this.ke = c.ke;
+    this.seq = c.seq;
+    this.kind = c.kind;
+  }
+  private forward(): void {
+    while (!this.cur!.valid && this.ti + 1 < this.tables.length) this.use(this.ti + 1).seekFirst();
+    this.sync();
+  }
+  private backward(): void {
+    while (!this.cur!.valid && this.ti > 0) this.use(this.ti - 1).seekLast();
+    this.sync();
+  }
+  value(): Buffer {
+    return this.cur!.value();
+  }
+  seekFirst(): void {
+    if (this.tables.length === 0) return void (this.valid = false);
+    this.use(0).seekFirst();
+    this.forward();
+  }
+  seekLast(): void {
+    if (this.tables.length === 0) return void (this.valid = false);
+    this.use(this.tables.length - 1).seekLast();
+    this.backward();
+  }
+  seekGE(t: Buffer): void {
+    let i = 0;
+    while (i < this.tables.length && this.largest[i]!.compare(t) < 0) i++;
+    if (i === this.tables.length) return void (this.valid = false);
+    this.use(i).seekGE(t);
+    this.forward();
+  }
+  seekLE(t: Buffer): void {
+    if (this.tables.length === 0) return void (this.valid = false);
+    let i = 0;
+    while (i < this.tables.length - 1 && this.largest[i]!.compare(t) < 0) i++;
+    this.use(i).seekLE(t);
+    this.backward();
+  }
+  next(): void {
+    this.cur!.next();
+    this.forward();
+  }
+  prev(): void {
+    this.cur!.prev();
+    this.backward();
+  }
+}

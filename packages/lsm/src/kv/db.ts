@@ -6,7 +6,7 @@ import { LsmError } from '../errors.js';
 import { ByteReader, ByteWriter, asBuffer, toBytes } from '../internal/bytes.js';
 import { hash1, hash2 } from './bloom.js';
 import { BlockCache } from './block-cache.js';
-import { MemCursor, MergeIterator, TableCursor, type Cursor } from './cursor.js';
+import { LevelCursor, MemCursor, MergeIterator, TableCursor, type Cursor } from './cursor.js';
 import { leveledCompaction } from './leveled.js';
 import { lockDir } from './lock.js';
 import { readManifest, syncDir, writeManifest, type ManifestState } from './manifest.js';
@@ -587,18 +587,27 @@ class DbImpl implements Db {
         for (const m of mems) db.memRefs.set(m, (db.memRefs.get(m) ?? 0) + 1);
         const used: TableEntry[] = [];
         const cursors: Cursor[] = mems.map((m) => new MemCursor(m));
+        const chosen = new Set<TableEntry>();
         for (const t of db.order) {
           const i = t.info;
           if (i.minSeq > snap) continue;
-          if (lower &&asBuffer(i.largest).compare(lower) < 0) continue;
-          if (upper &&asBuffer(i.smallest).compare(upper) > 0) continue;
+          if (lower && asBuffer(i.largest).compare(lower) < 0) continue;
+          if (upper && asBuffer(i.smallest).compare(upper) > 0) continue;
           if (tr && i.minTime !== undefined && i.maxTime !== undefined && (i.maxTime < tr.min || i.minTime > tr.max)) {
             db.s.tablesPrunedByTime++;
             continue;
           }
           t.refs++;
           used.push(t);
-          cursors.push(new TableCursor(t.reader));
+          chosen.add(t);
+        }
+        // Levels >= 1 whose chosen tables are disjoint are read through one concatenating cursor.
+        for (let l = 0; l < db.levels.length; l++) {
+          const ts = db.levels[l]!.filter((t) => chosen.has(t));
+          let disjoint = l > 0 && ts.length > 1;
+          for (let j = 1; disjoint && j < ts.length; j++) if (asBuffer(ts[j - 1]!.info.largest).compare(ts[j]!.info.smallest) >= 0) disjoint = false;
+          if (disjoint) cursors.push(new LevelCursor(ts.map((t) => t.reader), ts.map((t) => asBuffer(t.info.largest))));
+          else for (const t of ts) cursors.push(new TableCursor(t.reader));
         }
         try {
           const it = new MergeIterator(cursors, snap, reverse, reverse ? upper : lower);
