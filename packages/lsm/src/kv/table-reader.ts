@@ -152,23 +152,86 @@ export class TableReader {
    * Newest version of `key` with seq <= snap. Fills `out` and returns true when found.
    */
   get(key: Buffer, snap: number, out: { seq: number; kind: number; value: Buffer | undefined }, scratch: DecodedBlock): boolean {
-    let bi = this.findBlock(key);
-    while (bi < this.blocks) {
-      scratch.load(this, bi);
-      let i = scratch.lowerBound(key);
-      for (; i < scratch.n; i++) {
-        if (scratch.compareKey(i, key) !== 0) return false;
-        const s = scratch.seq[i]!;
-        if (s <= snap) {
-          out.seq = s;
-          out.kind = scratch.kind[i]!;
-          out.value = out.kind === 1 ? Buffer.from(scratch.buf.subarray(scratch.valOff[i]!, scratch.valOff[i]! + scratch.valLen[i]!)) : undefined;
-          return true;
-        }
-      }
-      bi++;
+    void scratch;
+    for (let bi = this.findBlock(key); bi < this.blocks; bi++) {
+      const r = this.getInBlock(this.block(bi), bi, key, snap, out);
+      if (r !== 2) return r === 1;
     }
     return false;
+  }
+
+  private keyScratch = Buffer.allocUnsafe(256);
+
+  /**
+   * Point lookup inside one block through its restart points (no full decode).
+   * Returns 1 found, 0 absent, 2 the key's versions may continue in the next block.
+   */
+  private getInBlock(b: Buffer, bi: number, key: Buffer, snap: number, out: { seq: number; kind: number; value: Buffer | undefined }): number {
+    const len = b.length;
+    const nr = len >= 4 ? b.readUInt32LE(len - 4) : 0;
+    const end = len - 4 - 4 * nr;
+    if (nr === 0 || end < 0) throw corrupt(this.path, `bad restarts in block ${bi}`);
+    // last restart whose key is < key
+    let lo = 0;
+    let hi = nr - 1;
+    let start = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      let pos = b.readUInt32LE(end + 4 * mid);
+      if (pos >= end) throw corrupt(this.path, `bad restart offset in block ${bi}`);
+      let x: number;
+      do x = b[pos++]!; while (x >= 0x80); // shared (0)
+      let unshared = 0;
+      let mul = 1;
+      do { x = b[pos++]!; unshared += (x & 0x7f) * mul; mul *= 128; } while (x >= 0x80);
+      do x = b[pos++]!; while (x >= 0x80); // value length
+      pos++; // kind
+      do x = b[pos++]!; while (x >= 0x80); // seq
+      if (pos + unshared > end) throw corrupt(this.path, `bad restart entry in block ${bi}`);
+      if (b.compare(key, 0, key.length, pos, pos + unshared) < 0) {
+        start = b.readUInt32LE(end + 4 * mid);
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    let pos = start;
+    let kl = 0;
+    let ks = this.keyScratch;
+    while (pos < end) {
+      let shared = 0;
+      let unshared = 0;
+      let vlen = 0;
+      let seq = 0;
+      let x: number;
+      let mul = 1;
+      do { x = b[pos++]!; shared += (x & 0x7f) * mul; mul *= 128; } while (x >= 0x80);
+      mul = 1;
+      do { x = b[pos++]!; unshared += (x & 0x7f) * mul; mul *= 128; } while (x >= 0x80);
+      mul = 1;
+      do { x = b[pos++]!; vlen += (x & 0x7f) * mul; mul *= 128; } while (x >= 0x80);
+      const kind = b[pos++]!;
+      mul = 1;
+      do { x = b[pos++]!; seq += (x & 0x7f) * mul; mul *= 128; } while (x >= 0x80 && mul < 2 ** 63);
+      if (shared > kl || pos + unshared + vlen > end || kind > 1) throw corrupt(this.path, `undecodable block ${bi}`);
+      const klen = shared + unshared;
+      if (klen > ks.length) {
+        const nk = Buffer.allocUnsafe(klen * 2);
+        ks.copy(nk, 0, 0, shared);
+        this.keyScratch = ks = nk;
+      }
+      b.copy(ks, shared, pos, pos + unshared);
+      kl = klen;
+      pos += unshared;
+      const c = ks.compare(key, 0, key.length, 0, kl);
+      if (c > 0) return 0;
+      if (c === 0 && seq <= snap) {
+        out.seq = seq;
+        out.kind = kind;
+        out.value = kind === 1 ? Buffer.from(b.subarray(pos, pos + vlen)) : undefined;
+        return 1;
+      }
+      pos += vlen;
+    }
+    return 2;
   }
 
   close(): void {
