@@ -4,7 +4,8 @@
  * Points (value = a unique id) are produced into 8 partitions while 2 node processes consume them
  * (4 partitions each, 2 shards each). One node, chosen at random, is SIGKILLed at random moments and
  * restarted, several times. At the end both nodes are stopped cleanly, their directories are opened
- * here, and a query router proves that every id is present exactly once.
+ * here, and a query router proves that every id is present exactly once. Each log is run with both
+ * built-in shard stores: the segment store and the KV engine (`wal: false`, offsets in the same batches).
  *
  * Sizing (environment): LOG_CRASH_POINTS (default 200000; the issue's full run is 1000000),
  * LOG_CRASH_KILLS (default 4), LOG_CRASH_SEED (default: time; printed).
@@ -41,8 +42,8 @@ interface Child {
   ready: Promise<void>;
 }
 
-function startNode(kind: string, topic: string, dir: string, parts: number[]): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', childScript, kind, topic, dir, parts.join(','), String(PARTITIONS)], {
+function startNode(kind: string, topic: string, dir: string, parts: number[], store: Store): Child {
+  const proc = spawn(process.execPath, ['--import', 'tsx', childScript, kind, topic, dir, parts.join(','), String(PARTITIONS), store], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let markReady!: () => void;
@@ -70,14 +71,15 @@ function startNode(kind: string, topic: string, dir: string, parts: number[]): C
   return child;
 }
 
+type Store = 'segment' | 'kv';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function crashRun(kind: 'redis' | 'nats', log: LogSource, topic: string) {
-  const random = rng(SEED + (kind === 'nats' ? 1 : 0));
-  console.log(`[log-crash ${kind}] points=${POINTS} kills=${KILLS} seed=${SEED}`);
+async function crashRun(kind: 'redis' | 'nats', log: LogSource, topic: string, store: Store) {
+  const random = rng(SEED + (kind === 'nats' ? 1 : 0) + (store === 'kv' ? 2 : 0));
+  console.log(`[log-crash ${kind} ${store}] points=${POINTS} kills=${KILLS} seed=${SEED}`);
   const assignment = assignPartitions(2, PARTITIONS);
   const dirs = assignment.map(() => mkdtempSync(join(tmpdir(), `lsm-crash-${kind}-`)));
-  const nodes = assignment.map((parts, i) => startNode(kind, topic, dirs[i]!, parts));
+  const nodes = assignment.map((parts, i) => startNode(kind, topic, dirs[i]!, parts, store));
   try {
     // Producer: paced so production spans the kill window.
     const records = Math.ceil(POINTS / PER_RECORD);
@@ -111,10 +113,10 @@ async function crashRun(kind: 'redis' | 'nats', log: LogSource, topic: string) {
       const victim = random() < 0.5 ? 0 : 1;
       await Promise.race([nodes[victim]!.ready, nodes[victim]!.exited]);
       await sleep(150 + random() * 1000);
-      console.log(`[log-crash ${kind}] SIGKILL node ${victim} at applied=${JSON.stringify(nodes[victim]!.applied)}`);
+      console.log(`[log-crash ${kind} ${store}] SIGKILL node ${victim} at applied=${JSON.stringify(nodes[victim]!.applied)}`);
       nodes[victim]!.proc.kill('SIGKILL');
       await nodes[victim]!.exited;
-      nodes[victim] = startNode(kind, topic, dirs[victim]!, assignment[victim]!);
+      nodes[victim] = startNode(kind, topic, dirs[victim]!, assignment[victim]!, store);
     }
     await producer;
 
@@ -131,7 +133,7 @@ async function crashRun(kind: 'redis' | 'nats', log: LogSource, topic: string) {
     expect(await Promise.all(nodes.map((n) => n.exited))).toEqual([0, 0]);
 
     // Verify: every id exactly once, through a router over the two nodes' stores.
-    const stores = await Promise.all(dirs.map((dir) => openShardedTsdb({ dir, shards: 2 })));
+    const stores = await Promise.all(dirs.map((dir) => openShardedTsdb({ dir, shards: 2, store })));
     try {
       const router = createQueryRouter({
         partitions: PARTITIONS,
@@ -151,7 +153,7 @@ async function crashRun(kind: 'redis' | 'nats', log: LogSource, topic: string) {
         if (seen[i] === 0) missing++;
         else if (seen[i]! > 1) dup++;
       }
-      console.log(`[log-crash ${kind}] total=${total} missing=${missing} duplicated=${dup}`);
+      console.log(`[log-crash ${kind} ${store}] total=${total} missing=${missing} duplicated=${dup}`);
       expect({ missing, dup, total }).toEqual({ missing: 0, dup: 0, total: POINTS });
       const one = await router.query({ metric: 'crash', where: { s: 's7' }, fromMs: 0, toMs: POINTS }, { exact: true });
       expect(one).toHaveLength(1);
@@ -166,7 +168,7 @@ async function crashRun(kind: 'redis' | 'nats', log: LogSource, topic: string) {
   }
 }
 
-describe('log as WAL: SIGKILL crash test', () => {
+describe.each(['segment', 'kv'] as const)('log as WAL: SIGKILL crash test, %s store', (store) => {
   let redis: Redis;
   let nc: NatsConnection;
   beforeAll(async () => {
@@ -182,7 +184,7 @@ describe('log as WAL: SIGKILL crash test', () => {
     const topic = `crash${Math.random().toString(36).slice(2)}`;
     const log = createRedisLog({ client: redis, topic, partitions: PARTITIONS, keyPrefix: 'lsm-crash:' });
     try {
-      await crashRun('redis', log, topic);
+      await crashRun('redis', log, topic, store);
     } finally {
       await log.destroy();
     }
@@ -193,7 +195,7 @@ describe('log as WAL: SIGKILL crash test', () => {
     const log = createJetStreamLog({ connection: nc, topic, partitions: PARTITIONS });
     await log.start();
     try {
-      await crashRun('nats', log, topic);
+      await crashRun('nats', log, topic, store);
     } finally {
       await log.destroy();
     }

@@ -45,10 +45,10 @@ export function handleShardMessage(host: ShardHost, msg: ShardRequest, reply: (r
   try {
     switch (msg.type) {
       case 'write':
-        reply({ id: msg.id, ok: true, result: host.write(msg.buf, msg.pos) });
+        host.write(msg.buf, msg.pos).then((applied) => reply({ id: msg.id, ok: true, result: applied }), fail);
         return;
       case 'query':
-        Promise.resolve(host.query(msg.q)).then((rows) => {
+        host.query(msg.q).then((rows) => {
           const transfer: ArrayBuffer[] = [];
           for (const r of rows) transfer.push(r.t.buffer as ArrayBuffer, r.v.buffer as ArrayBuffer);
           reply({ id: msg.id, ok: true, result: rows }, transfer);

@@ -12,8 +12,12 @@ import { parseSeriesKey } from './series-key.js';
  * @since 0.1.0
  */
 export interface ShardStore {
-  /** Applies a batch (visible to queries at once, durable at the next flush). */
-  write(cols: PointColumns, raw: Uint8Array): void;
+  /**
+   * Applies a batch (visible to queries once it resolves, durable at the next flush at the latest).
+   * `meta` (the shard's new log offset) must become durable atomically with these points: a store that
+   * may persist data before flush() (an engine flushing a full memtable) writes both in one batch.
+   */
+  write(cols: PointColumns, raw: Uint8Array, meta: ReadonlyMap<string, string>): void | Promise<void>;
   /** Evaluates a query (synchronously or not). */
   query(q: PointQuery): SeriesResult[] | Promise<SeriesResult[]>;
   /** Every series key. */
@@ -154,6 +158,7 @@ export async function openSegmentStore(dir: string): Promise<ShardStore> {
 
   return {
     write(cols, raw) {
+      // Durable only at flush(), which stores the full metadata map: per-write metadata is not needed.
       apply(cols);
       pending.push(raw);
       unflushed += cols.length;

@@ -1,6 +1,7 @@
 import { LsmError } from '../errors.js';
 import { decodePointBatch } from './columnar.js';
 import { checkQuery, type PointQuery, type SeriesResult } from './query.js';
+import { openKvShardStore } from './kv-store.js';
 import { openSegmentStore, type ShardStore, type ShardStoreStats } from './segment-store.js';
 
 /** Position in a log of the data a write carries: the offset of the last record it contains. */
@@ -18,6 +19,8 @@ export interface ShardHostOptions {
    * @defaultValue the built-in segment store
    */
   storeModule?: string | undefined;
+  /** Built-in store when no storeModule: `'segment'` or `'kv'` (the package's engine). @defaultValue 'segment' */
+  store?: 'segment' | 'kv' | undefined;
 }
 
 /** Counters of one shard. */
@@ -58,6 +61,7 @@ export class ShardHost {
   private skipped = 0;
   private queries = 0;
   private closed = false;
+  private chain: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly shard: number,
@@ -66,7 +70,12 @@ export class ShardHost {
   ) {}
 
   static async open(opts: ShardHostOptions): Promise<ShardHost> {
-    const store = opts.storeModule === undefined ? await openSegmentStore(opts.dir) : await openCustomStore(opts.storeModule, opts.dir);
+    const store =
+      opts.storeModule !== undefined
+        ? await openCustomStore(opts.storeModule, opts.dir)
+        : opts.store === 'kv'
+          ? await openKvShardStore(opts.dir)
+          : await openSegmentStore(opts.dir);
     const applied = new Map<number, bigint>();
     for (const [k, v] of store.meta()) {
       if (k.startsWith(OFFSET_PREFIX)) applied.set(Number(k.slice(OFFSET_PREFIX.length)), BigInt(v));
@@ -74,29 +83,47 @@ export class ShardHost {
     return new ShardHost(opts.shard, store, applied);
   }
 
-  /** Applies a packed batch unless its position was already applied. Returns whether it was applied. */
-  write(buf: ArrayBuffer, pos: LogPosition | undefined): boolean {
-    this.ensureOpen();
-    if (pos !== undefined) {
-      const at = this.applied.get(pos.partition);
-      if (at !== undefined && pos.offset <= at) {
-        this.skipped++;
-        return false;
+  /**
+   * Applies a packed batch unless its position was already applied. Returns whether it was applied.
+   * Store operations run one at a time, in message order.
+   */
+  write(buf: ArrayBuffer, pos: LogPosition | undefined): Promise<boolean> {
+    return this.serial(async () => {
+      this.ensureOpen();
+      if (pos !== undefined) {
+        const at = this.applied.get(pos.partition);
+        if (at !== undefined && pos.offset <= at) {
+          this.skipped++;
+          return false;
+        }
       }
-    }
-    const cols = decodePointBatch(buf);
-    if (cols.length > 0) this.store.write(cols, new Uint8Array(buf));
-    if (pos !== undefined) this.applied.set(pos.partition, pos.offset);
-    this.writes++;
-    return true;
+      const cols = decodePointBatch(buf);
+      const meta = new Map<string, string>();
+      if (pos !== undefined) meta.set(`${OFFSET_PREFIX}${pos.partition}`, pos.offset.toString());
+      if (cols.length > 0 || meta.size > 0) await this.store.write(cols, new Uint8Array(buf), meta);
+      if (pos !== undefined) this.applied.set(pos.partition, pos.offset);
+      this.writes++;
+      return true;
+    });
   }
 
-  /** Runs a query. */
-  query(q: PointQuery): SeriesResult[] | Promise<SeriesResult[]> {
-    this.ensureOpen();
-    checkQuery(q);
-    this.queries++;
-    return this.store.query(q);
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn);
+    this.chain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Runs a query (after the writes sent before it). */
+  query(q: PointQuery): Promise<SeriesResult[]> {
+    return this.serial(async () => {
+      this.ensureOpen();
+      checkQuery(q);
+      this.queries++;
+      return this.store.query(q);
+    });
   }
 
   /** Every series key this shard holds (for the main thread's cost estimates). */
@@ -106,11 +133,13 @@ export class ShardHost {
   }
 
   /** Makes applied data and offsets durable together. */
-  async flush(): Promise<void> {
-    this.ensureOpen();
-    const meta = new Map<string, string>();
-    for (const [p, o] of this.applied) meta.set(`${OFFSET_PREFIX}${p}`, o.toString());
-    await this.store.flush(meta);
+  flush(): Promise<void> {
+    return this.serial(async () => {
+      this.ensureOpen();
+      const meta = new Map<string, string>();
+      for (const [p, o] of this.applied) meta.set(`${OFFSET_PREFIX}${p}`, o.toString());
+      await this.store.flush(meta);
+    });
   }
 
   /** Applied offsets per partition (durable or not yet). */
@@ -135,10 +164,12 @@ export class ShardHost {
     };
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.store.close();
+  close(): Promise<void> {
+    return this.serial(async () => {
+      if (this.closed) return;
+      this.closed = true;
+      await this.store.close();
+    });
   }
 
   private ensureOpen() {

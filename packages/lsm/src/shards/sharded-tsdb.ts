@@ -30,6 +30,12 @@ export interface ShardedTsdbOptions {
    * the metadata it is given durable atomically. @defaultValue the built-in segment store
    */
   storeModule?: string | URL | undefined;
+  /**
+   * The built-in store of each shard when no `storeModule` is given: `'segment'` (points in memory, one
+   * fsynced segment file per flush) or `'kv'` (the package's LSM engine with `wal: false`: memtable arena,
+   * sorted tables, block cache and compaction per shard). @defaultValue 'segment'
+   */
+  store?: 'segment' | 'kv' | undefined;
 }
 
 /** Options of a write. */
@@ -397,7 +403,9 @@ export async function openShardedTsdb(options: ShardedTsdbOptions): Promise<Shar
   const maxInFlight = options.maxInFlightWrites ?? 64;
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new LsmError('LSM_INVALID_ARGUMENT', 'maxInFlightWrites must be a positive integer');
   const storeModule = options.storeModule === undefined ? undefined : String(options.storeModule);
-  const clients = Array.from({ length: shards }, (_, i) => new ShardClient({ dir: join(options.dir, `shard-${i}`), shard: i, storeModule }));
+  const store = options.store ?? 'segment';
+  if (store !== 'segment' && store !== 'kv') throw new LsmError('LSM_INVALID_ARGUMENT', `store must be 'segment' or 'kv'`);
+  const clients = Array.from({ length: shards }, (_, i) => new ShardClient({ dir: join(options.dir, `shard-${i}`), shard: i, storeModule, store }));
   const schedulers = clients.map(() => createQueryScheduler(options.scheduler));
   const admission = createAdmissionController({
     sampleMs: 0,

@@ -12,6 +12,8 @@ import { handleShardMessage, type ShardRequest } from '../shards/protocol.js';
 const port = parentPort;
 if (port === null) throw new LsmError('LSM_INVALID_ARGUMENT', 'shard-worker must run in a worker thread');
 const opened = ShardHost.open(workerData as ShardHostOptions);
+// An open failure is answered to each request below; do not let it crash the worker as unhandled.
+opened.catch(() => undefined);
 port.on('message', (msg: ShardRequest) => {
   void opened.then(
     (host) => handleShardMessage(host, msg, (res, transfer) => port.postMessage(res, transfer)),
