@@ -129,13 +129,32 @@ export class HnswIndex {
     this.visitMark = 0;
   }
 
-  private dist(q: Float32Array, node: number): number {
+  /** 1 - dot(q[qOff..], node); 4-way unrolled. */
+  private distAt(q: Float32Array, qOff: number, node: number): number {
     const d = this.dimensions;
     const v = this.vectors;
-    let off = node * d;
-    let dot = 0;
-    for (let i = 0; i < d; i++) dot += (q[i] as number) * (v[off++] as number);
-    return 1 - dot;
+    const off = node * d;
+    let a = 0;
+    let b = 0;
+    let c = 0;
+    let e = 0;
+    let i = 0;
+    for (; i + 3 < d; i += 4) {
+      a += (q[qOff + i] as number) * (v[off + i] as number);
+      b += (q[qOff + i + 1] as number) * (v[off + i + 1] as number);
+      c += (q[qOff + i + 2] as number) * (v[off + i + 2] as number);
+      e += (q[qOff + i + 3] as number) * (v[off + i + 3] as number);
+    }
+    for (; i < d; i++) a += (q[qOff + i] as number) * (v[off + i] as number);
+    return 1 - (a + b + c + e);
+  }
+
+  private dist(q: Float32Array, node: number): number {
+    return this.distAt(q, 0, node);
+  }
+
+  private distNodes(x: number, y: number): number {
+    return this.distAt(this.vectors, x * this.dimensions, y);
   }
 
   private vectorOf(node: number): Float32Array {
@@ -176,7 +195,8 @@ export class HnswIndex {
       const cd = cand.topDist();
       if (res.size >= ef && cd > res.topDist()) break;
       cand.pop();
-      const { arr, off } = this.linksAt(c, level);
+      const arr = level === 0 ? this.links0 : (this.upper[c] as Int32Array);
+      const off = level === 0 ? c * (this.M0 + 1) : (level - 1) * (this.M + 1);
       const n = arr[off] as number;
       for (let i = 1; i <= n; i++) {
         const nb = arr[off + i] as number;
@@ -212,10 +232,9 @@ export class HnswIndex {
     for (let i = 0; i < ids.length && kept.length < max; i++) {
       const c = ids[i] as number;
       const dc = dists[i] as number;
-      const vc = this.vectorOf(c);
       let good = true;
       for (const k of kept) {
-        if (this.dist(vc, k) < dc) {
+        if (this.distNodes(c, k) < dc) {
           good = false;
           break;
         }
@@ -242,11 +261,10 @@ export class HnswIndex {
       return;
     }
     // Full: re-select among existing links plus the new one.
-    const base = this.vectorOf(from);
-    const cands: { id: number; d: number }[] = [{ id: to, d: this.dist(base, to) }];
+    const cands: { id: number; d: number }[] = [{ id: to, d: this.distNodes(from, to) }];
     for (let i = 1; i <= n; i++) {
       const id = arr[off + i] as number;
-      cands.push({ id, d: this.dist(base, id) });
+      cands.push({ id, d: this.distNodes(from, id) });
     }
     cands.sort((a, b) => a.d - b.d);
     const kept = this.selectNeighbors(
@@ -310,7 +328,8 @@ export class HnswIndex {
     let curD = this.dist(q, cur);
     for (let changed = true; changed; ) {
       changed = false;
-      const { arr, off } = this.linksAt(cur, level);
+      const arr = level === 0 ? this.links0 : (this.upper[cur] as Int32Array);
+      const off = level === 0 ? cur * (this.M0 + 1) : (level - 1) * (this.M + 1);
       const n = arr[off] as number;
       for (let i = 1; i <= n; i++) {
         const nb = arr[off + i] as number;
