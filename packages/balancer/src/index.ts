@@ -14,3 +14,16 @@ export {
   TYPED_STRUCT_TYPE_URL,
 } from './adapters/grpc/policy-name.js';
 export type { GrpcPolicyConfig } from './adapters/grpc/policy-name.js';
+export { createRng } from './random/xoshiro.js';
+export type { Rng } from './random/xoshiro.js';
+export { createPicker } from './pickers/create-picker.js';
+export type { CreatePickerOptions } from './pickers/create-picker.js';
+export { roundRobin, random, p2c, weighted } from './pickers/basic.js';
+export type { P2cOptions } from './pickers/basic.js';
+export { zoneAware, zoneRouting } from './pickers/zone-aware.js';
+export type { ZoneAwareOptions, ZoneRouting } from './pickers/zone-aware.js';
+export { slowStart, slowStartFactor } from './pickers/slow-start.js';
+export type { SlowStartOptions } from './pickers/slow-start.js';
+export { outlierAware } from './pickers/outlier-aware.js';
+export type { OutlierOptions } from './pickers/outlier-aware.js';
+export type { Picker, PickerFactory } from './pickers/types.js';
