@@ -17,6 +17,7 @@ interface Manifest {
   name: string;
   exports: Record<string, unknown>;
   peerDependencies?: Record<string, string>;
+  files?: string[];
 }
 
 const packages = readdirSync(join(repo, 'packages'))
@@ -79,9 +80,11 @@ describe.each(packages.map((p) => [p.manifest.name, p.manifest] as const))('%s a
   const specifiers = subpaths.map((s) => (s === '.' ? name : `${name}/${s.slice(2)}`));
   const cls = errorClass[name]!;
 
-  it('ships only dist, README and package.json', () => {
+  it('ships only what its files field names (no sources, tests or benchmarks)', () => {
     const files = JSON.parse(run('npm', ['pack', '--dry-run', '--json'], join(repo, 'packages', name.split('/')[1]!)))[0].files as { path: string }[];
-    for (const f of files) expect(f.path).toMatch(/^(dist\/|README\.md$|CHANGELOG\.md$|package\.json$|LICENSE$|FORMAT\.md$)/);
+    const allowed = [...(manifest.files ?? []), 'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'];
+    for (const f of files) expect(allowed.some((a) => f.path === a || f.path.startsWith(`${a.replace(/\/$/, '')}/`)), f.path).toBe(true);
+    expect(files.some((f) => f.path.startsWith('src/') || f.path.startsWith('test/') || f.path.startsWith('bench/'))).toBe(false);
   });
 
   it('loads with require and exposes the error class', () => {
