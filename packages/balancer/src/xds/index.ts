@@ -11,5 +11,8 @@ export type { XdsServerOptions, XdsServerStats, XdsNack, XdsInvalidResource } fr
 export { validateXdsResource } from './validate.js';
 export type { ValidationIssue } from './validate.js';
 export type { Topology, TopologyService, TopologyEndpoint } from './topology.js';
-export { TYPE_URLS } from './protos.js';
+export { TYPE_URLS, encodeXdsResource, decodeXdsResource } from './protos.js';
+export type { AnyMessage } from './protos.js';
 export { METADATA_NAMESPACE } from './resources.js';
+export { xdsEndpointSource, XdsEndpointSource } from './endpoint-source.js';
+export type { XdsEndpointSourceOptions, XdsEndpointSourceStats } from './endpoint-source.js';

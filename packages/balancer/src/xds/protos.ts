@@ -121,17 +121,17 @@ export function packAny(root: ProtoRoot, typeName: string, object: Record<string
   return { type_url: `type.googleapis.com/${typeName}`, value: type.encode(type.fromObject(object)).finish() };
 }
 
-/** Converts a JSON value to a `google.protobuf.Value` object (keepCase field names). */
+/** Converts a JSON value to a `google.protobuf.Value` object (protobufjs' built-in well-known types use camelCase names). */
 export function toProtoValue(v: unknown): Record<string, unknown> {
-  if (v === null || v === undefined) return { null_value: 'NULL_VALUE' };
-  if (typeof v === 'number') return { number_value: v };
-  if (typeof v === 'string') return { string_value: v };
-  if (typeof v === 'boolean') return { bool_value: v };
-  if (Array.isArray(v)) return { list_value: { values: v.map(toProtoValue) } };
-  return { struct_value: toProtoStruct(v as Record<string, unknown>) };
+  if (v === null || v === undefined) return { nullValue: 'NULL_VALUE' };
+  if (typeof v === 'number') return { numberValue: v };
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(toProtoValue) } };
+  return { structValue: toProtoStruct(v as Record<string, unknown>) };
 }
 
-/** Converts a JSON object to a `google.protobuf.Struct` object (keepCase field names). */
+/** Converts a JSON object to a `google.protobuf.Struct` object (protobufjs' built-in well-known types use camelCase names). */
 export function toProtoStruct(obj: Record<string, unknown>): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) if (v !== undefined) fields[k] = toProtoValue(v);
@@ -149,17 +149,71 @@ export function fromProtoStruct(struct: unknown): Record<string, unknown> {
 function fromProtoValue(v: unknown): unknown {
   const val = v as Record<string, unknown>;
   switch (val.kind) {
-    case 'number_value':
-      return val.number_value;
-    case 'string_value':
-      return val.string_value;
-    case 'bool_value':
-      return val.bool_value;
-    case 'struct_value':
-      return fromProtoStruct(val.struct_value);
-    case 'list_value':
-      return ((val.list_value as { values?: unknown[] }).values ?? []).map(fromProtoValue);
+    case 'numberValue':
+      return val.numberValue;
+    case 'stringValue':
+      return val.stringValue;
+    case 'boolValue':
+      return val.boolValue;
+    case 'structValue':
+      return fromProtoStruct(val.structValue);
+    case 'listValue':
+      return ((val.listValue as { values?: unknown[] }).values ?? []).map(fromProtoValue);
     default:
       return null;
+  }
+}
+
+/**
+ * Encodes a plain object (proto field names, snake_case) as an xDS resource of the Envoy v3 type `typeName`,
+ * for example to check a hand-written resource with {@link validateXdsResource}.
+ *
+ * @param typeName - Full message name, e.g. `envoy.config.cluster.v3.Cluster`.
+ * @param object - The message as a plain object; nested Any fields take `{ type_url, value }`.
+ * @returns The `type_url` and encoded bytes.
+ * @throws BalancerError `BALANCER_INVALID_ARGUMENT` for an unknown type; `BALANCER_DRIVER_MISSING` without the protos.
+ * @example
+ * ```ts
+ * import { encodeXdsResource, validateXdsResource } from '@dataplane/balancer/xds';
+ *
+ * const res = encodeXdsResource('envoy.config.cluster.v3.Cluster', { name: 'echo', type: 'EDS' });
+ * console.log(validateXdsResource(res)); // []
+ * ```
+ * @since 0.1.0
+ */
+export function encodeXdsResource(typeName: string, object: Record<string, unknown>): AnyMessage {
+  const root = loadXdsProtos();
+  try {
+    root.lookupType(typeName);
+  } catch (err) {
+    throw new BalancerError('BALANCER_INVALID_ARGUMENT', `unknown message type ${typeName}`, { cause: err });
+  }
+  return packAny(root, typeName, object);
+}
+
+/**
+ * Decodes an xDS resource (an Any of a known Envoy v3 type) into a plain object with proto field names,
+ * enums as names and 64-bit integers as strings; nested Any fields stay `{ type_url, value }`.
+ *
+ * @param resource - The `type_url` and encoded bytes.
+ * @returns The decoded message.
+ * @throws BalancerError `BALANCER_INVALID_ARGUMENT` for an unknown type or undecodable bytes.
+ * @example
+ * ```ts
+ * import { decodeXdsResource, encodeXdsResource } from '@dataplane/balancer/xds';
+ *
+ * const res = encodeXdsResource('envoy.config.cluster.v3.Cluster', { name: 'echo' });
+ * console.log(decodeXdsResource(res).name); // 'echo'
+ * ```
+ * @since 0.1.0
+ */
+export function decodeXdsResource(resource: { type_url: string; value: Uint8Array }): Record<string, unknown> {
+  const root = loadXdsProtos();
+  const name = resource.type_url.slice(resource.type_url.lastIndexOf('/') + 1);
+  try {
+    const type = root.lookupType(name);
+    return type.toObject(type.decode(resource.value), TO_OBJECT);
+  } catch (err) {
+    throw new BalancerError('BALANCER_INVALID_ARGUMENT', `cannot decode ${resource.type_url}`, { cause: err });
   }
 }
