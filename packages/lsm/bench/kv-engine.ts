@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import Database from 'better-sqlite3';
 import { ClassicLevel } from 'classic-level';
 import { open as openLmdb } from 'lmdb';
@@ -256,7 +258,10 @@ export const kvMemtableGc: BenchCase = {
   async run(ctx) {
     const n = ctx.quick ? 200_000 : 1_000_000;
     const d = makeData(n, true);
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
     const measure = async (fill: () => unknown) => {
+      gc();
       let gcMs = 0;
       const obs = new PerformanceObserver((list) => {
         for (const e of list.getEntries()) gcMs += e.duration;
@@ -268,6 +273,7 @@ export const kvMemtableGc: BenchCase = {
       const ms = performance.now() - t0;
       await new Promise((r) => setTimeout(r, 50));
       obs.disconnect();
+      gc();
       const heap = process.memoryUsage().heapUsed - h0;
       void keep;
       return { gcMs, ms, heap };

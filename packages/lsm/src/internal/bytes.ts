@@ -60,7 +60,11 @@ export class ByteWriter {
   bytes(src: Uint8Array, start = 0, end = src.length): void {
     const n = end - start;
     this.ensure(n);
-    if (start === 0 && end === src.length) this.buf.set(src, this.len);
+    if (n <= 32) {
+      const b = this.buf;
+      const o = this.len - start;
+      for (let i = start; i < end; i++) b[o + i] = src[i]!;
+    } else if (start === 0 && end === src.length) this.buf.set(src, this.len);
     else this.buf.set(src.subarray(start, end), this.len);
     this.len += n;
   }
@@ -116,4 +120,16 @@ export class ByteReader {
     this.pos += n;
     return b;
   }
+}
+
+/** Compares a[as, ae) with b[bs, be) byte-wise (a JS loop: cheaper than a native call for short keys). */
+export function cmpRange(a: Uint8Array, as: number, ae: number, b: Uint8Array, bs: number, be: number): number {
+  const la = ae - as;
+  const lb = be - bs;
+  const n = la < lb ? la : lb;
+  for (let i = 0; i < n; i++) {
+    const d = a[as + i]! - b[bs + i]!;
+    if (d !== 0) return d;
+  }
+  return la - lb;
 }

@@ -1,6 +1,7 @@
 /** Positioned cursors over memtables and tables, and the merging iterator over them. Internal. */
 import { KIND_PUT, type Memtable } from './memtable.js';
 import { DecodedBlock, type TableReader } from './table-reader.js';
+import { cmpRange } from '../internal/bytes.js';
 
 /** A cursor over internal entries. Within one user key, versions may come in any order. */
 export interface Cursor {
@@ -186,7 +187,7 @@ export class MergeIterator {
           best = c;
           continue;
         }
-        const cmp = c.keyBuf.compare(best.keyBuf, best.ks, best.ke, c.ks, c.ke);
+        const cmp = cmpRange(c.keyBuf, c.ks, c.ke, best.keyBuf, best.ks, best.ke);
         if (rev ? cmp > 0 : cmp < 0) best = c;
       }
       if (best === undefined) return false;
@@ -199,7 +200,7 @@ export class MergeIterator {
       let topVal: Buffer | undefined;
       for (let i = 0; i < cs.length; i++) {
         const c = cs[i]!;
-        while (c.valid && c.keyBuf.compare(key, 0, klen, c.ks, c.ke) === 0) {
+        while (c.valid && cmpRange(c.keyBuf, c.ks, c.ke, key, 0, klen) === 0) {
           if (c.seq <= this.snap && c.seq > topSeq) {
             topSeq = c.seq;
             topKind = c.kind;

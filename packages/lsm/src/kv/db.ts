@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import { LsmError } from '../errors.js';
-import { ByteReader, ByteWriter, asBuffer, toBytes } from '../internal/bytes.js';
+import { ByteReader, ByteWriter, asBuffer, cmpRange, toBytes } from '../internal/bytes.js';
 import { hash1, hash2 } from './bloom.js';
 import { BlockCache } from './block-cache.js';
 import { LevelCursor, MemCursor, MergeIterator, TableCursor, type Cursor } from './cursor.js';
@@ -450,7 +450,7 @@ class DbImpl implements Db {
         const ks = m.keyStart(p);
         const ke = m.keyEnd(p);
         const seq = m.seqOf(p);
-        const same = prevLen === ke - ks && kb.compare(prevKey, 0, prevLen, ks, ke) === 0;
+        const same = prevLen === ke - ks && cmpRange(kb, ks, ke, prevKey, 0, prevLen) === 0;
         if (!same || needed(snaps, seq, prevSeq)) {
           m.valueLoc(p, loc);
           b.add(kb, ks, ke, seq, m.kindOf(p), loc.buf, loc.start, loc.end);
@@ -516,7 +516,7 @@ class DbImpl implements Db {
       const info = t.info;
       if (found && info.maxSeq < bestSeq) break;
       if (info.minSeq > snap) continue;
-      if (asBuffer(info.smallest).compare(k) > 0 ||asBuffer(info.largest).compare(k) < 0) continue;
+      if (asBuffer(info.smallest).compare(k) > 0 || asBuffer(info.largest).compare(k) < 0) continue;
       if (h1 < 0) {
         h1 = hash1(k, 0, k.length);
         h2 = hash2(k, 0, k.length);
@@ -723,12 +723,12 @@ class DbImpl implements Db {
   /** Trivial move: inputs disjoint from each other and from the output level: only the manifest changes. */
   private tryMove(ins: TableEntry[], job: CompactionJob): boolean {
     if (job.partition) return false;
-    const sorted = [...ins].sort((a, b) =>asBuffer(a.info.smallest).compare(b.info.smallest));
+    const sorted = [...ins].sort((a, b) => asBuffer(a.info.smallest).compare(b.info.smallest));
     for (let i = 1; i < sorted.length; i++) if (asBuffer(sorted[i - 1]!.info.largest).compare(sorted[i]!.info.smallest) >= 0) return false;
     const inSet = new Set(ins);
     for (const t of this.levels[job.outputLevel]!) {
       if (inSet.has(t)) continue;
-      for (const x of ins) if (asBuffer(t.info.largest).compare(x.info.smallest) >= 0 &&asBuffer(t.info.smallest).compare(x.info.largest) <= 0) return false;
+      for (const x of ins) if (asBuffer(t.info.largest).compare(x.info.smallest) >= 0 && asBuffer(t.info.smallest).compare(x.info.largest) <= 0) return false;
     }
     for (const t of ins) t.info = { ...t.info, level: job.outputLevel };
     this.saveManifest();
@@ -752,7 +752,7 @@ class DbImpl implements Db {
     let bottom = true;
     for (const t of this.tables.values()) {
       if (inSet.has(t)) continue;
-      if (t.info.minSeq < inMax &&asBuffer(t.info.largest).compare(lo) >= 0 &&asBuffer(t.info.smallest).compare(hi) <= 0) bottom = false;
+      if (t.info.minSeq < inMax && asBuffer(t.info.largest).compare(lo) >= 0 && asBuffer(t.info.smallest).compare(hi) <= 0) bottom = false;
     }
     const oldestSnap = snaps.length > 0 ? snaps[0]! : Infinity;
     const target = job.targetTableBytes ?? 16 * MiB;
@@ -789,7 +789,7 @@ class DbImpl implements Db {
         let best: Cursor | undefined;
         for (const c of cursors) {
           if (!c.valid) continue;
-          if (!best || c.keyBuf.compare(best.keyBuf, best.ks, best.ke, c.ks, c.ke) < 0) best = c;
+          if (!best || cmpRange(c.keyBuf, c.ks, c.ke, best.keyBuf, best.ks, best.ke) < 0) best = c;
         }
         if (!best) break;
         const klen = best.ke - best.ks;
@@ -797,7 +797,7 @@ class DbImpl implements Db {
         // Collect every version of this key across inputs, newest first.
         const vs: { seq: number; kind: number; value: Buffer }[] = [];
         for (const c of cursors) {
-          while (c.valid && c.keyBuf.compare(key, 0, klen, c.ks, c.ke) === 0) {
+          while (c.valid && cmpRange(c.keyBuf, c.ks, c.ke, key, 0, klen) === 0) {
             vs.push({ seq: c.seq, kind: c.kind, value: c.kind === KIND_PUT ? c.value() : EMPTY });
             c.next();
           }
@@ -883,12 +883,12 @@ class DbImpl implements Db {
       const before = pick.size;
       for (const t of this.tables.values()) {
         if (pick.has(t)) continue;
-        if ((lo === undefined ||asBuffer(t.info.largest).compare(lo) >= 0) && (hi === undefined ||asBuffer(t.info.smallest).compare(hi) <= 0)) pick.add(t);
+        if ((lo === undefined || asBuffer(t.info.largest).compare(lo) >= 0) && (hi === undefined || asBuffer(t.info.smallest).compare(hi) <= 0)) pick.add(t);
       }
       if (pick.size === before) break;
       for (const t of pick) {
-        if (lo !== undefined &&asBuffer(t.info.smallest).compare(lo) < 0) lo = asBuffer(t.info.smallest);
-        if (hi !== undefined &&asBuffer(t.info.largest).compare(hi) > 0) hi = asBuffer(t.info.largest);
+        if (lo !== undefined && asBuffer(t.info.smallest).compare(lo) < 0) lo = asBuffer(t.info.smallest);
+        if (hi !== undefined && asBuffer(t.info.largest).compare(hi) > 0) hi = asBuffer(t.info.largest);
       }
     }
     if (pick.size === 0) return;

@@ -4,7 +4,7 @@
  */
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { LsmError } from '../errors.js';
-import { ByteWriter } from '../internal/bytes.js';
+import { ByteWriter, cmpRange } from '../internal/bytes.js';
 import { crc32c } from '../internal/crc32c.js';
 import { buildBloom, hash1, hash2 } from './bloom.js';
 
@@ -77,7 +77,7 @@ export class TableBuilder {
     const last = this.lastKey.buf;
     const lastLen = this.lastKey.len;
     let shared = 0;
-    const sameKey = this.hasLast && lastLen === klen && key.compare(last, 0, lastLen, ks, ke) === 0;
+    const sameKey = this.hasLast && lastLen === klen && cmpRange(key, ks, ke, last, 0, lastLen) === 0;
     if (this.blockEntries % RESTART_INTERVAL === 0) {
       this.restarts.push(this.block.len);
     } else {

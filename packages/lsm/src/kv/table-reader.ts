@@ -1,7 +1,7 @@
 /** Reads one sorted table: footer, index and filter pinned in memory, data blocks via the cache. Internal. */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { LsmError } from '../errors.js';
-import { ByteReader } from '../internal/bytes.js';
+import { ByteReader, cmpRange } from '../internal/bytes.js';
 import { crc32c } from '../internal/crc32c.js';
 import { bloomMayContain } from './bloom.js';
 import { cacheKey, type BlockCache } from './block-cache.js';
@@ -129,7 +129,7 @@ export class TableReader {
     const ks = this.idxKeys;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (ks.compare(key, 0, key.length, this.idxKeyOff[mid]!, this.idxKeyOff[mid + 1]!) < 0) lo = mid + 1;
+      if (cmpRange(ks, this.idxKeyOff[mid]!, this.idxKeyOff[mid + 1]!, key, 0, key.length) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -188,7 +188,7 @@ export class TableReader {
       pos++; // kind
       do x = b[pos++]!; while (x >= 0x80); // seq
       if (pos + unshared > end) throw corrupt(this.path, `bad restart entry in block ${bi}`);
-      if (b.compare(key, 0, key.length, pos, pos + unshared) < 0) {
+      if (cmpRange(b, pos, pos + unshared, key, 0, key.length) < 0) {
         start = b.readUInt32LE(end + 4 * mid);
         lo = mid + 1;
       } else hi = mid - 1;
@@ -221,7 +221,7 @@ export class TableReader {
       b.copy(ks, shared, pos, pos + unshared);
       kl = klen;
       pos += unshared;
-      const c = ks.compare(key, 0, key.length, 0, kl);
+      const c = cmpRange(ks, 0, kl, key, 0, key.length);
       if (c > 0) return 0;
       if (c === 0 && seq <= snap) {
         out.seq = seq;
@@ -338,7 +338,7 @@ export class DecodedBlock {
 
   /** Compare entry i's key with `key`. */
   compareKey(i: number, key: Buffer): number {
-    return this.keys.compare(key, 0, key.length, this.keyOff[i]!, this.keyOff[i + 1]!);
+    return cmpRange(this.keys, this.keyOff[i]!, this.keyOff[i + 1]!, key, 0, key.length);
   }
 
   /** First entry with key >= key (n if none). */
