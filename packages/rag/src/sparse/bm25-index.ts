@@ -77,13 +77,15 @@ export class Bm25Index {
   }
 
   /** Term frequencies per field of a document's text. */
-  private termFreqs(text: Record<string, string>): Map<string, Float32Array> {
+  private termFreqs(text: Record<string, string>, lens?: Float32Array): Map<string, Float32Array> {
     const m = new Map<string, Float32Array>();
     for (let f = 0; f < this.nf; f++) {
       const field = this.fields[f] as SparseField;
       const value = text[field.name];
       if (value === undefined) continue;
-      for (const tok of field.analyzer.analyze(value)) {
+      const toks = field.analyzer.analyze(value);
+      if (lens !== undefined) lens[f] = toks.length;
+      for (const tok of toks) {
         let a = m.get(tok.term);
         if (a === undefined) {
           a = new Float32Array(this.nf);
@@ -93,16 +95,6 @@ export class Bm25Index {
       }
     }
     return m;
-  }
-
-  private fieldLengths(text: Record<string, string>): Float32Array {
-    const out = new Float32Array(this.nf);
-    for (let f = 0; f < this.nf; f++) {
-      const field = this.fields[f] as SparseField;
-      const value = text[field.name];
-      out[f] = value === undefined ? 0 : field.analyzer.analyze(value).length;
-    }
-    return out;
   }
 
   /** Indexes a document; returns its doc number. */
@@ -118,7 +110,8 @@ export class Bm25Index {
       lens.set(this.lens);
       this.lens = lens;
     }
-    const freqs = this.termFreqs(text);
+    const lens = new Float32Array(this.nf);
+    const freqs = this.termFreqs(text, lens);
     for (const [term, tfs] of freqs) {
       let p = this.terms.get(term);
       if (p === undefined) {
@@ -128,7 +121,6 @@ export class Bm25Index {
       p.append(doc, tfs);
       this.df.set(term, (this.df.get(term) ?? 0) + 1);
     }
-    const lens = this.fieldLengths(text);
     for (let f = 0; f < this.nf; f++) {
       this.lens[doc * this.nf + f] = lens[f] as number;
       this.lenSum[f] = (this.lenSum[f] as number) + (lens[f] as number);
