@@ -5,8 +5,8 @@
 import { encodePoints, openShardedTsdb, type Point } from '@dataplane/lsm';
 import type { BenchCase, BenchContext } from '@dataplane/bench';
 
-async function ingest(ctx: BenchContext, shards: number, batches: Uint8Array[], points: number) {
-  await using db = await openShardedTsdb({ dir: ctx.tmpDir('shards-'), shards, maxInFlightWrites: 1024 });
+async function ingest(ctx: BenchContext, shards: number, batches: Uint8Array[], points: number, store: 'segment' | 'kv' = 'segment') {
+  await using db = await openShardedTsdb({ dir: ctx.tmpDir('shards-'), shards, maxInFlightWrites: 1024, store });
   const window = 8;
   const t0 = performance.now();
   const inflight: Promise<void>[] = [];
@@ -42,5 +42,13 @@ export const shardsScaling: BenchCase = {
     const notes = { points, series, perBatch, cores: 2, machine: '2 cores shared with concurrent work', store: 'segment store, fsync per flush' };
     ctx.report({ metric: 'ingest', unit: 'points/s', higherIsBetter: true, ours: two.pointsPerSec, peers: { '1 shard': one.pointsPerSec }, notes });
     ctx.report({ metric: 'full-scan query (avg per 60 s, all series)', unit: 'ms', higherIsBetter: false, ours: two.queryMs, peers: { '1 shard': one.queryMs }, notes });
+    // the same on the KV engine store (memtable arena, tables, block cache and compaction per shard)
+    const kvBatches = batches.slice(0, Math.ceil(batches.length / 2));
+    const kvPoints = kvBatches.length * perBatch;
+    const kvOne = await ingest(ctx, 1, kvBatches, kvPoints, 'kv');
+    const kvTwo = await ingest(ctx, 2, kvBatches, kvPoints, 'kv');
+    const kvNotes = { ...notes, points: kvPoints, store: 'kv engine, wal: false, flush at end' };
+    ctx.report({ metric: 'ingest (kv engine store)', unit: 'points/s', higherIsBetter: true, ours: kvTwo.pointsPerSec, peers: { '1 shard': kvOne.pointsPerSec }, notes: kvNotes });
+    ctx.report({ metric: 'full-scan query (kv engine store)', unit: 'ms', higherIsBetter: false, ours: kvTwo.queryMs, peers: { '1 shard': kvOne.queryMs }, notes: kvNotes });
   },
 };
