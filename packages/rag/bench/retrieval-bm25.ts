@@ -51,11 +51,11 @@ export const bm25Cranfield: BenchCase = {
   name: 'bm25-cranfield',
   async run(ctx) {
     const data = await cranfield();
-    const copies = ctx.quick ? 1 : 8;
+    const copies = ctx.quick ? 1 : 4;
     const base = data.corpus.map((d) => ({ id: d.id, title: d.title, text: d.text }));
     const big = Array.from({ length: copies }, (_, c) => base.map((d) => ({ ...d, id: c === 0 ? d.id : `${d.id}#${c}` }))).flat();
     const qids = [...data.qrels.keys()];
-    const rounds = ctx.quick ? 1 : 5;
+    const rounds = ctx.quick ? 1 : 3;
     const build: Record<string, number> = {};
     const mem: Record<string, number> = {};
     const p50: Record<string, number> = {};

@@ -48,7 +48,7 @@ export const hybridCranfield: BenchCase = {
     );
     const qids = [...data.qrels.keys()];
     const qv = await embedder.embed(qids.map((q) => data.queries.get(q) ?? ''));
-    const rounds = ctx.quick ? 1 : 5;
+    const rounds = ctx.quick ? 1 : 3;
     const latOurs: number[] = [];
     const latOrama: number[] = [];
     for (let round = 0; round < rounds; round++) {

@@ -31,6 +31,7 @@ export { HnswIndex } from './dense/hnsw.js';
 export type { HnswOptions, VectorHit } from './dense/hnsw.js';
 export { createGloveEmbedder } from './embed/glove-embedder.js';
 export type { GloveEmbedderOptions } from './embed/glove-embedder.js';
+export type { WordVectors } from './embed/glove-format.js';
 export { createRetriever } from './hybrid/retriever.js';
 export { fuse } from './hybrid/fusion.js';
 export type { FusedCandidate, RankedList } from './hybrid/fusion.js';
