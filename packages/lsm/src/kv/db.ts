@@ -3,11 +3,12 @@ import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import { LsmError } from '../errors.js';
+import { Batch, checkKey, checkValue, encodeBatch } from './batch.js';
+import { MAX_KEY, MiB, resolveOptions, tableName, walName, type Resolved } from './options.js';
 import { ByteReader, ByteWriter, asBuffer, cmpRange, toBytes } from '../internal/bytes.js';
 import { hash1, hash2 } from './bloom.js';
 import { BlockCache } from './block-cache.js';
 import { LevelCursor, MemCursor, MergeIterator, TableCursor, type Cursor } from './cursor.js';
-import { leveledCompaction } from './leveled.js';
 import { lockDir } from './lock.js';
 import { readManifest, syncDir, writeManifest, type ManifestState } from './manifest.js';
 import { KIND_DEL, KIND_PUT, Memtable, type MemGetResult } from './memtable.js';
@@ -17,7 +18,6 @@ import type {
   BatchOp,
   Bytes,
   CompactionJob,
-  CompactionStrategy,
   Db,
   DbOptions,
   DbStats,
@@ -28,127 +28,7 @@ import type {
   WriteBatch,
 } from './types.js';
 import { MAX_LEVELS, buildLevels, toManifest, type TableEntry } from './version.js';
-import { replayWal, WalWriter, type WalSync } from './wal.js';
-
-const MiB = 1024 * 1024;
-const MAX_KEY = 16 * 1024;
-const MAX_VALUE = 256 * MiB;
-
-interface Resolved {
-  memtableBytes: number;
-  arenaSlabBytes: number;
-  wal: { sync: WalSync; intervalMs: number } | false;
-  blockBytes: number;
-  bloomBitsPerKey: number;
-  blockCacheBytes: number;
-  compaction: CompactionStrategy;
-  timeRange: DbOptions['timeRange'];
-  salvage: boolean;
-  l0Slowdown: number;
-  l0Stop: number;
-  clock: () => number;
-  random: () => number;
-}
-
-function posInt(v: unknown, name: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (v === undefined) return def;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new LsmError('LSM_INVALID_ARGUMENT', `${name} must be an integer in [${min}, ${max}]`);
-  }
-  return v;
-}
-
-function resolveOptions(o: DbOptions): Resolved {
-  if (typeof o !== 'object' || o === null) throw new LsmError('LSM_INVALID_ARGUMENT', 'options must be an object');
-  let wal: Resolved['wal'] = { sync: 'always', intervalMs: 100 };
-  if (o.wal === false) wal = false;
-  else if (o.wal !== undefined) {
-    const sync = o.wal.sync ?? 'always';
-    if (sync !== 'always' && sync !== 'interval' && sync !== 'never') throw new LsmError('LSM_INVALID_ARGUMENT', 'wal.sync must be always, interval or never');
-    wal = { sync, intervalMs: posInt(o.wal.intervalMs, 'wal.intervalMs', 100, 1) };
-  }
-  const compaction = o.compaction ?? leveledCompaction();
-  if (typeof compaction.pick !== 'function') throw new LsmError('LSM_INVALID_ARGUMENT', 'compaction must have a pick() function');
-  const l0Slowdown = posInt(o.l0SlowdownTables, 'l0SlowdownTables', 8, 1);
-  const slab = posInt(o.arenaSlabBytes, 'arenaSlabBytes', 2 * MiB, 64 * 1024, 8 * MiB);
-  const mt = posInt(o.memtableBytes, 'memtableBytes', 8 * MiB, 4096);
-  if (mt > slab * 2048) throw new LsmError('LSM_INVALID_ARGUMENT', 'memtableBytes may be at most 2048 arena slabs');
-  return {
-    memtableBytes: mt,
-    arenaSlabBytes: slab,
-    wal,
-    blockBytes: posInt(o.blockBytes, 'blockBytes', 4096, 256, 4 * MiB),
-    bloomBitsPerKey: posInt(o.bloomBitsPerKey, 'bloomBitsPerKey', 10, 0, 64),
-    blockCacheBytes: posInt(o.blockCacheBytes, 'blockCacheBytes', 32 * MiB, 0),
-    compaction,
-    timeRange: o.timeRange,
-    salvage: o.salvage === true,
-    l0Slowdown,
-    l0Stop: posInt(o.l0StopTables, 'l0StopTables', Math.max(16, l0Slowdown + 1), l0Slowdown + 1),
-    clock: o.clock ?? Date.now,
-    random: o.random ?? Math.random,
-  };
-}
-
-function tableName(id: number): string {
-  return `${String(id).padStart(6, '0')}.sst`;
-}
-function walName(n: number): string {
-  return `${String(n).padStart(6, '0')}.log`;
-}
-
-/** Encoded internal batch: `[seq f64][count u32]` then `[kind u8][klen varint][key][vlen varint][value]`. */
-function encodeBatch(w: ByteWriter, seq: number, kinds: number[], keys: Buffer[], vals: (Buffer | undefined)[]): Buffer {
-  w.reset();
-  w.f64(seq);
-  w.u32(kinds.length);
-  for (let i = 0; i < kinds.length; i++) {
-    w.u8(kinds[i]!);
-    w.varint(keys[i]!.length);
-    w.bytes(keys[i]!);
-    if (kinds[i] === KIND_PUT) {
-      w.varint(vals[i]!.length);
-      w.bytes(vals[i]!);
-    }
-  }
-  return w.view();
-}
-
-class Batch implements WriteBatch {
-  readonly kinds: number[] = [];
-  readonly keys: Buffer[] = [];
-  readonly vals: (Buffer | undefined)[] = [];
-  constructor(private readonly db: DbImpl) {}
-  get length(): number {
-    return this.kinds.length;
-  }
-  put(key: Bytes | string, value: Bytes | string): this {
-    this.kinds.push(KIND_PUT);
-    this.keys.push(checkKey(key));
-    this.vals.push(checkValue(value));
-    return this;
-  }
-  del(key: Bytes | string): this {
-    this.kinds.push(KIND_DEL);
-    this.keys.push(checkKey(key));
-    this.vals.push(undefined);
-    return this;
-  }
-  write(): Promise<void> {
-    return this.db.apply(this.kinds, this.keys, this.vals);
-  }
-}
-
-function checkKey(k: unknown): Buffer {
-  const b = toBytes(k, 'key');
-  if (b.length === 0 || b.length > MAX_KEY) throw new LsmError('LSM_INVALID_ARGUMENT', `key length must be in [1, ${MAX_KEY}]`);
-  return b;
-}
-function checkValue(v: unknown): Buffer {
-  const b = toBytes(v, 'value');
-  if (b.length > MAX_VALUE) throw new LsmError('LSM_INVALID_ARGUMENT', `value longer than ${MAX_VALUE} bytes`);
-  return b;
-}
+import { replayWal, WalWriter } from './wal.js';
 
 class DbImpl implements Db {
   private mem: Memtable;
