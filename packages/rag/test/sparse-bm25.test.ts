@@ -109,5 +109,7 @@ describe('BM25 index', () => {
     await r.close();
     await r.close();
     await expect(r.search('x')).rejects.toMatchObject({ code: 'RAG_CLOSED' });
+    await expect(r.delete('x')).rejects.toMatchObject({ code: 'RAG_CLOSED' });
+    await expect(r.add({ id: 'x', fields: {} })).rejects.toMatchObject({ code: 'RAG_CLOSED' });
   });
 });

@@ -197,15 +197,17 @@ export class HybridRetriever implements Retriever {
   }
 
   delete(ids: string | readonly string[]): Promise<number> {
-    this.ensureOpen();
-    const list = typeof ids === 'string' ? [ids] : [...ids];
-    let n = 0;
-    for (const id of list) {
-      if (typeof id !== 'string') return Promise.reject(new RagError('RAG_INVALID_ARGUMENT', 'ids must be strings'));
+    try {
+      this.ensureOpen();
+      const list = typeof ids === 'string' ? [ids] : [...ids];
+      for (const id of list) if (typeof id !== 'string') throw new RagError('RAG_INVALID_ARGUMENT', 'ids must be strings');
+      let n = 0;
+      for (const id of list) if (this.removeEntry(id)) n++;
+      this.counters.deletes += n;
+      return Promise.resolve(n);
+    } catch (err) {
+      return Promise.reject(err as Error);
     }
-    for (const id of list) if (this.removeEntry(id)) n++;
-    this.counters.deletes += n;
-    return Promise.resolve(n);
   }
 
   get(id: string): Doc | undefined {
