@@ -16,7 +16,7 @@ export const GRPC_POLICY_NAME = 'dataplane_p2c';
 /**
  * The `type_url` the xDS control plane puts in a CDS `Cluster.load_balancing_policy.policies[].typed_extension_config`
  * `typed_config` of type `xds.type.v3.TypedStruct` (`type.googleapis.com/xds.type.v3.TypedStruct`) to select the policy:
- * grpc-js-xds maps a TypedStruct whose `type_url` ends in `/<name>` to the registered policy `<name>`, with the
+ * grpc-js-xds takes the policy name from the TypedStruct `type_url` after its last `/`, with the
  * struct `value` as its JSON config ({@link GrpcPolicyConfig}).
  *
  * @example
@@ -31,7 +31,7 @@ export const GRPC_POLICY_NAME = 'dataplane_p2c';
  * ```
  * @since 0.1.0
  */
-export const GRPC_POLICY_TYPED_STRUCT_URL = 'type.googleapis.com/dataplane.balancer.v1.dataplane_p2c';
+export const GRPC_POLICY_TYPED_STRUCT_URL = `type.googleapis.com/${GRPC_POLICY_NAME}`;
 
 /** The `type.googleapis.com/xds.type.v3.TypedStruct` wrapper type URL. */
 export const TYPED_STRUCT_TYPE_URL = 'type.googleapis.com/xds.type.v3.TypedStruct';
