@@ -10,6 +10,7 @@ import type { CliCommand, CliIo } from './sim/cli-simulate.js';
  */
 const commands: Record<string, () => Promise<CliCommand>> = {
   simulate: async () => (await import('./sim/cli-simulate.js')).simulateCommand,
+  'control-plane': async () => (await import('./control-plane/command.js')).controlPlaneCommand,
 };
 
 /** @internal Runs the CLI; returns the exit code. */

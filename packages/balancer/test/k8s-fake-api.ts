@@ -43,6 +43,8 @@ export class FakeKubeApi {
   /** Write one malformed line on the next watch. */
   garbageOnce = false;
   readonly requests: URL[] = [];
+  /** The Authorization header of each request. */
+  readonly authorizations: (string | undefined)[] = [];
   readonly watches = new Set<OpenWatch>();
 
   async start(): Promise<void> {
@@ -129,6 +131,7 @@ export class FakeKubeApi {
   #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', this.url);
     this.requests.push(url);
+    this.authorizations.push(req.headers.authorization);
     const m = /^\/(?:api\/v1|apis\/discovery\.k8s\.io\/v1)(?:\/namespaces\/([^/]+))?\/(services|endpointslices)$/.exec(url.pathname);
     if (!m || req.method !== 'GET') {
       res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ kind: 'Status', code: 404 }));
