@@ -295,6 +295,7 @@ class DbImpl implements Db {
           await yieldLoop();
           this.flushOne();
           this.wake();
+          this.scheduleCompaction();
         }
       } catch (err) {
         this.bgError = err;
@@ -613,6 +614,7 @@ class DbImpl implements Db {
     for (const t of ins) t.info = { ...t.info, level: job.outputLevel };
     this.saveManifest();
     this.rebuild();
+    this.s.compactions++;
     return true;
   }
 
