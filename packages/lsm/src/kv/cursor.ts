@@ -3,6 +3,13 @@ import { KIND_PUT, type Memtable } from './memtable.js';
 import { DecodedBlock, type TableReader } from './table-reader.js';
 import { cmpRange } from '../internal/bytes.js';
 
+/** Location of a value inside a buffer. */
+export interface ValueRef {
+  buf: Buffer;
+  start: number;
+  end: number;
+}
+
 /** A cursor over internal entries. Within one user key, versions may come in any order. */
 export interface Cursor {
   valid: boolean;
@@ -14,6 +21,8 @@ export interface Cursor {
   kind: number;
   /** Copies the current value. */
   value(): Buffer;
+  /** Points `out` at the current value without copying (valid until the cursor moves). */
+  valueRef(out: ValueRef): void;
   seekFirst(): void;
   seekLast(): void;
   /** First entry with key >= target. */
@@ -44,6 +53,9 @@ export class MemCursor implements Cursor {
     this.ke = m.keyEnd(p);
     this.seq = m.seqOf(p);
     this.kind = m.kindOf(p);
+  }
+  valueRef(out: ValueRef): void {
+    this.m.valueLoc(this.p, out);
   }
   value(): Buffer {
     this.m.valueLoc(this.p, this.loc);
@@ -107,6 +119,12 @@ export class TableCursor implements Cursor {
       i = undefined;
     }
     this.valid = false;
+  }
+  valueRef(out: ValueRef): void {
+    const d = this.d;
+    out.buf = d.buf;
+    out.start = d.valOff[this.i]!;
+    out.end = out.start + d.valLen[this.i]!;
   }
   value(): Buffer {
     const d = this.d;
@@ -261,6 +279,9 @@ export class LevelCursor implements Cursor {
   private backward(): void {
     while (!this.cur!.valid && this.ti > 0) this.use(this.ti - 1).seekLast();
     this.sync();
+  }
+  valueRef(out: ValueRef): void {
+    this.cur!.valueRef(out);
   }
   value(): Buffer {
     return this.cur!.value();

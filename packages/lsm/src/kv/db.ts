@@ -8,7 +8,7 @@ import { MAX_KEY, MiB, resolveOptions, tableName, walName, type Resolved } from 
 import { ByteReader, ByteWriter, asBuffer, cmpRange, toBytes } from '../internal/bytes.js';
 import { hash1, hash2 } from './bloom.js';
 import { BlockCache } from './block-cache.js';
-import { LevelCursor, MemCursor, MergeIterator, TableCursor, type Cursor } from './cursor.js';
+import { LevelCursor, MemCursor, MergeIterator, TableCursor, type Cursor, type ValueRef } from './cursor.js';
 import { lockDir } from './lock.js';
 import { readManifest, syncDir, writeManifest, type ManifestState } from './manifest.js';
 import { KIND_DEL, KIND_PUT, Memtable, type MemGetResult } from './memtable.js';
@@ -664,44 +664,47 @@ class DbImpl implements Db {
     };
     try {
       for (const c of cursors) c.seekFirst();
-      const key = Buffer.allocUnsafe(MAX_KEY);
+      // Entries stream out in internal order (key asc, seq desc); keep rules are applied on the fly.
+      const prevKey = Buffer.allocUnsafe(MAX_KEY);
+      let prevLen = -1;
+      let prevSeq = 0;
+      let dropKey = false;
       let steps = 0;
-      let lastPart = new Map<number, boolean>();
+      const ref: ValueRef = { buf: EMPTY, start: 0, end: 0 };
+      const lastKeyOf = new Map<number, number>(); // partition -> steps value of the last key written
+      let keyNo = 0;
       for (;;) {
         let best: Cursor | undefined;
         for (const c of cursors) {
           if (!c.valid) continue;
-          if (!best || cmpRange(c.keyBuf, c.ks, c.ke, best.keyBuf, best.ks, best.ke) < 0) best = c;
+          if (!best) {
+            best = c;
+            continue;
+          }
+          const cmp = cmpRange(c.keyBuf, c.ks, c.ke, best.keyBuf, best.ks, best.ke);
+          if (cmp < 0 || (cmp === 0 && c.seq > best.seq)) best = c;
         }
         if (!best) break;
-        const klen = best.ke - best.ks;
-        best.keyBuf.copy(key, 0, best.ks, best.ke);
-        // Collect every version of this key across inputs, newest first.
-        const vs: { seq: number; kind: number; value: Buffer }[] = [];
-        for (const c of cursors) {
-          while (c.valid && cmpRange(c.keyBuf, c.ks, c.ke, key, 0, klen) === 0) {
-            vs.push({ seq: c.seq, kind: c.kind, value: c.kind === KIND_PUT ? c.value() : EMPTY });
-            c.next();
-          }
+        const same = prevLen === best.ke - best.ks && cmpRange(best.keyBuf, best.ks, best.ke, prevKey, 0, prevLen) === 0;
+        const seq = best.seq;
+        if (!same) {
+          best.keyBuf.copy(prevKey, 0, best.ks, best.ke);
+          prevLen = best.ke - best.ks;
+          keyNo++;
+          // a newest-version tombstone with nothing older visible anywhere: drop it and the key's history
+          dropKey = best.kind === KIND_DEL && bottom && !(oldestSnap < seq);
         }
-        if (vs.length > 1) vs.sort((a, b) => b.seq - a.seq);
-        let prevSeq = 0;
-        lastPart = new Map();
-        for (let i = 0; i < vs.length; i++) {
-          const v = vs[i]!;
-          const keep = i === 0 || needed(snaps, v.seq, prevSeq);
-          prevSeq = v.seq;
-          if (!keep) continue;
-          if (v.kind === KIND_DEL && bottom && oldestSnap >= v.seq && (i === 0 || !needed(snaps, v.seq, vs[i - 1]!.seq))) {
-            // droppable tombstone: nothing older can be seen through it
-            if (i === 0 && !snaps.some((s) => s < v.seq)) break;
-          }
-          const part = job.partition ? job.partition(key.subarray(0, klen), v.value) : 0;
-          const b = builderFor(part, !lastPart.has(part));
-          lastPart.set(part, true);
-          b.add(key, 0, klen, v.seq, v.kind, v.value, 0, v.value.length);
+        const keep = !dropKey && (!same || needed(snaps, seq, prevSeq));
+        prevSeq = seq;
+        if (keep) {
+          best.valueRef(ref);
+          const part = job.partition ? job.partition(prevKey.subarray(0, prevLen), ref.buf.subarray(ref.start, ref.end)) : 0;
+          const newKey = lastKeyOf.get(part) !== keyNo;
+          lastKeyOf.set(part, keyNo);
+          builderFor(part, newKey).add(prevKey, 0, prevLen, seq, best.kind, ref.buf, ref.start, ref.end);
         }
-        if (++steps % 2048 === 0) {
+        best.next();
+        if (++steps % 4096 === 0) {
           await yieldLoop();
           if (this.closing) throw new LsmError('LSM_CLOSED', 'compaction interrupted by close');
         }
