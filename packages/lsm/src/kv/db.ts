@@ -482,13 +482,18 @@ class DbImpl implements Db {
           used.push(t);
           chosen.add(t);
         }
-        // Levels >= 1 whose chosen tables are disjoint are read through one concatenating cursor.
-        for (let l = 0; l < db.levels.length; l++) {
-          const ts = db.levels[l]!.filter((t) => chosen.has(t));
-          let disjoint = l > 0 && ts.length > 1;
-          for (let j = 1; disjoint && j < ts.length; j++) if (asBuffer(ts[j - 1]!.info.largest).compare(ts[j]!.info.smallest) >= 0) disjoint = false;
-          if (disjoint) cursors.push(new LevelCursor(ts.map((t) => t.reader), ts.map((t) => asBuffer(t.info.largest))));
-          else for (const t of ts) cursors.push(new TableCursor(t.reader));
+        // Tables are packed into chains of disjoint key ranges; each chain is read by one concatenating
+        // cursor (a whole level under leveled compaction; all L0 tables when writes were sequential).
+        const sorted = [...chosen].sort((x, y) => asBuffer(x.info.smallest).compare(y.info.smallest));
+        const chains: TableEntry[][] = [];
+        for (const t of sorted) {
+          const chain = chains.find((c) => asBuffer(c[c.length - 1]!.info.largest).compare(t.info.smallest) < 0);
+          if (chain) chain.push(t);
+          else chains.push([t]);
+        }
+        for (const c of chains) {
+          if (c.length === 1) cursors.push(new TableCursor(c[0]!.reader));
+          else cursors.push(new LevelCursor(c.map((t) => t.reader), c.map((t) => asBuffer(t.info.largest))));
         }
         try {
           const it = new MergeIterator(cursors, snap, reverse, reverse ? upper : lower);
