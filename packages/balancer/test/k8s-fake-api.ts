@@ -112,11 +112,11 @@ export class FakeKubeApi {
   }
 
   listCount(kind: Kind): number {
-    return this.requests.filter((u) => u.pathname.endsWith(kind) && u.searchParams.get('watch') !== '1').length;
+    return this.requests.filter((u) => u.pathname.endsWith(kind) && !isWatch(u)).length;
   }
 
   watchRequests(kind: Kind): URL[] {
-    return this.requests.filter((u) => u.pathname.endsWith(kind) && u.searchParams.get('watch') === '1');
+    return this.requests.filter((u) => u.pathname.endsWith(kind) && isWatch(u));
   }
 
   #emit(kind: Kind, ev: Stored): void {
@@ -139,7 +139,7 @@ export class FakeKubeApi {
     }
     const ns = m[1];
     const kind = m[2] as Kind;
-    if (url.searchParams.get('watch') === '1') this.#watch(kind, ns, url, res);
+    if (isWatch(url)) this.#watch(kind, ns, url, res);
     else this.#list(kind, ns, url, res);
   }
 
@@ -204,4 +204,9 @@ export class FakeKubeApi {
 
 function gone(): any {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'too old resource version: 1 (4800)', reason: 'Expired', code: 410 };
+}
+
+function isWatch(url: URL): boolean {
+  const w = url.searchParams.get('watch');
+  return w === '1' || w === 'true';
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { BalancerError } from '@dataplane/balancer';
+import { BalancerError, GRPC_POLICY_NAME, GRPC_POLICY_TYPED_STRUCT_URL } from '@dataplane/balancer';
 import {
   createXdsServer,
   decodeXdsResource,
@@ -75,9 +75,9 @@ describe('XdsServer (state of the world ADS)', () => {
     expect(cluster.type).toBe('EDS');
     const wrr = decodeXdsResource((cluster.load_balancing_policy as any).policies[0].typed_extension_config.typed_config);
     const picking = (wrr.endpoint_picking_policy as any).policies.map((p: any) => p.typed_extension_config);
-    expect(picking.map((p: any) => p.name)).toEqual(['dataplane_p2c', 'envoy.load_balancing_policies.round_robin']);
+    expect(picking.map((p: any) => p.name)).toEqual([GRPC_POLICY_NAME, 'envoy.load_balancing_policies.round_robin']);
     const ts = decodeXdsResource(picking[0].typed_config);
-    expect(ts.type_url).toBe('type.googleapis.com/dataplane.balancer.v1.dataplane_p2c');
+    expect(ts.type_url).toBe(GRPC_POLICY_TYPED_STRUCT_URL);
     expect((ts.value as any).fields.localZone.stringValue).toBe('z2'); // from node.locality
 
     const cla = decodeXdsResource(byType.get(TYPE_URLS.endpoint)!.resources[0]!) as any;

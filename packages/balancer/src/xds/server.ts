@@ -2,7 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { BalancerError } from '../errors.js';
 import { adsServiceDefinition, type DiscoveryRequest, type DiscoveryResponse, loadGrpc } from './grpc-loader.js';
 import { type AnyMessage, loadXdsProtos, type ProtoRoot, TYPE_URLS } from './protos.js';
-import { buildCluster, buildListener, buildLoadAssignment, buildRoute } from './resources.js';
+import { buildCluster, buildListener, buildRoute, LoadAssignmentEncoder } from './resources.js';
 import type { Topology, TopologyService } from './topology.js';
 import { type ValidationIssue, validateXdsResource } from './validate.js';
 
@@ -77,6 +77,7 @@ interface ServiceEntry {
   listener: AnyMessage;
   route: AnyMessage;
   endpoints: AnyMessage;
+  encoder: LoadAssignmentEncoder;
   /** Version of each resource (bumped only when its bytes change). */
   lv: number;
   rv: number;
@@ -276,8 +277,9 @@ export class XdsServer implements AsyncDisposable {
     this.#validServiceOrThrow(svc);
     const root = (this.#root ??= loadXdsProtos());
     const prev = this.#services.get(svc.name);
-    const endpoints = buildLoadAssignment(root, svc);
-    if (!this.#check(TYPE_URLS.endpoint, svc.name, endpoints)) return false;
+    const encoder = prev?.encoder ?? new LoadAssignmentEncoder(root, (res) => this.#check(TYPE_URLS.endpoint, svc.name, res));
+    const endpoints = encoder.encode(svc);
+    if (!endpoints) return false;
     if (prev) {
       prev.svc = svc;
       if (sameBytes(prev.endpoints.value, endpoints.value)) return false;
@@ -290,7 +292,7 @@ export class XdsServer implements AsyncDisposable {
     if (!this.#check(TYPE_URLS.listener, svc.name, listener) || !this.#check(TYPE_URLS.route, svc.name, route)) return false;
     if (!this.#check(TYPE_URLS.cluster, svc.name, buildCluster(root, svc, 'zone'))) return false;
     const v = ++this.#version;
-    this.#services.set(svc.name, { svc, listener, route, endpoints, lv: v, rv: v, ev: v, cv: v, clusters: new Map() });
+    this.#services.set(svc.name, { svc, listener, route, endpoints, encoder, lv: v, rv: v, ev: v, cv: v, clusters: new Map() });
     return true;
   }
 

@@ -1,0 +1,6 @@
+import { runBench } from '@dataplane/bench';
+import { xdsPropagation } from './xds-propagation.js';
+
+await runBench('balancer', [
+  xdsPropagation,
+]);
