@@ -122,10 +122,12 @@ async function crashRun(kind: 'redis' | 'nats', log: LogSource, topic: string, s
 
     // Wait until every partition's applied offset reached the log's end.
     const ends = await Promise.all(Array.from({ length: PARTITIONS }, (_, p) => log.endOffset(p)));
-    const deadline = Date.now() + 120_000;
+    const deadline = Date.now() + 180_000;
     for (;;) {
       const done = assignment.every((parts, i) => parts.every((p) => ends[p] === undefined || nodes[i]!.applied[p] === ends[p]!.toString()));
       if (done) break;
+      const dead = nodes.findIndex((n) => n.proc.exitCode !== null || n.proc.signalCode !== null);
+      if (dead >= 0) throw new Error(`node ${dead} exited on its own (code ${nodes[dead]!.proc.exitCode}, signal ${nodes[dead]!.proc.signalCode})`);
       if (Date.now() > deadline) throw new Error(`nodes did not catch up: ${JSON.stringify(nodes.map((n) => n.applied))} vs ${ends}`);
       await sleep(100);
     }
