@@ -83,6 +83,20 @@ describe('openDb', () => {
     await expect(db.get('d')).rejects.toSatisfy((e: unknown) => LsmError.is(e, 'LSM_CLOSED'));
   });
 
+  it('group-commits concurrent writes into fewer fsyncs, and interval mode syncs in the background', async () => {
+    const db = await openDb(fresh(), small);
+    await Promise.all(Array.from({ length: 200 }, (_, i) => db.put(`g${i}`, 'v')));
+    const s = db.stats();
+    expect(s.walSyncs).toBeGreaterThan(0);
+    expect(s.walSyncs).toBeLessThan(200);
+    await db.close();
+    const di = await openDb(fresh(), { ...small, wal: { sync: 'interval', intervalMs: 5 } });
+    await di.put('a', 'b');
+    for (let i = 0; i < 400 && di.stats().walSyncs === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(di.stats().walSyncs).toBeGreaterThan(0);
+    await di.close();
+  });
+
   it('refuses a concurrent open of the same directory', async () => {
     const dir = fresh();
     await using db = await openDb(dir, small);
