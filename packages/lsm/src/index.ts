@@ -57,3 +57,29 @@ export { openDb } from './kv/db.js';
 export { leveledCompaction } from './kv/leveled.js';
 export type { LeveledCompactionOptions } from './kv/leveled.js';
 export { bytesOf, textOf } from './kv/text.js';
+export { openTsdb, Tsdb } from './tsdb/tsdb.js';
+export type {
+  TsdbOptions,
+  TsdbPoint,
+  SeriesRef,
+  ColumnarBatch,
+  TsdbWriteOptions,
+  Matcher,
+  TsdbAggregation,
+  TopK,
+  TsdbQuery,
+  TsdbSeries,
+  SeriesSelector,
+  LastPoint,
+  TsdbStats,
+  Tags,
+} from './tsdb/types.js';
+export { timeWindowCompaction } from './tsdb/time-window-compaction.js';
+export type { TimeWindowCompactionOptions } from './tsdb/time-window-compaction.js';
+export { encodeChunk, decodeChunk } from './tsdb/chunk.js';
+export type { ChunkEncodeOptions, DecodedChunk } from './tsdb/chunk.js';
+export { MAX_TIMESTAMP } from './tsdb/gorilla.js';
+export { xxhash64 } from './tsdb/xxhash64.js';
+export { canonicalSeriesKey } from './tsdb/series.js';
+export { generateTsbsCpuOnly, tsbsHosts, TSBS_CPU_FIELDS } from './tsdb/tsbs.js';
+export type { TsbsOptions } from './tsdb/tsbs.js';

@@ -1,0 +1,153 @@
+/**
+ * @internal The in-memory head: per-series append buffers carved out of shared typed-array slabs. Points
+ * live in fixed-size blocks (`BLOCK` points) of two Float64Array slabs (time, value); a series is a
+ * linked list of blocks. No JS object per point; the whole arena is recycled at flush.
+ */
+export const BLOCK = 128;
+
+export class Head {
+  private ts: Float64Array;
+  private vs: Float64Array;
+  private next: Int32Array;
+  private fill: Uint16Array;
+  private blocks = 0;
+  private first: Int32Array;
+  private last: Int32Array;
+  private counts: Uint32Array;
+  /** Slots with at least one point, in first-append order. */
+  readonly active: number[] = [];
+  points = 0;
+
+  constructor(initialBlocks = 1024, initialSlots = 1024) {
+    this.ts = new Float64Array(initialBlocks * BLOCK);
+    this.vs = new Float64Array(initialBlocks * BLOCK);
+    this.next = new Int32Array(initialBlocks);
+    this.fill = new Uint16Array(initialBlocks);
+    this.first = new Int32Array(initialSlots).fill(-1);
+    this.last = new Int32Array(initialSlots).fill(-1);
+    this.counts = new Uint32Array(initialSlots);
+  }
+
+  private growSlots(slot: number): void {
+    let cap = this.first.length * 2;
+    while (cap <= slot) cap *= 2;
+    const f = new Int32Array(cap).fill(-1);
+    f.set(this.first);
+    const l = new Int32Array(cap).fill(-1);
+    l.set(this.last);
+    const c = new Uint32Array(cap);
+    c.set(this.counts);
+    this.first = f;
+    this.last = l;
+    this.counts = c;
+  }
+
+  private newBlock(): number {
+    if (this.blocks === this.next.length) {
+      const cap = this.next.length * 2;
+      const ts = new Float64Array(cap * BLOCK);
+      ts.set(this.ts);
+      const vs = new Float64Array(cap * BLOCK);
+      vs.set(this.vs);
+      const nx = new Int32Array(cap);
+      nx.set(this.next);
+      const fl = new Uint16Array(cap);
+      fl.set(this.fill);
+      this.ts = ts;
+      this.vs = vs;
+      this.next = nx;
+      this.fill = fl;
+    }
+    const b = this.blocks++;
+    this.next[b] = -1;
+    this.fill[b] = 0;
+    return b;
+  }
+
+  /** Appends one point to a series slot. */
+  append(slot: number, t: number, v: number): void {
+    if (slot >= this.first.length) this.growSlots(slot);
+    let b = this.last[slot]!;
+    if (b < 0) {
+      b = this.newBlock();
+      this.first[slot] = b;
+      this.last[slot] = b;
+      this.active.push(slot);
+    } else if (this.fill[b] === BLOCK) {
+      const nb = this.newBlock();
+      this.next[b] = nb;
+      this.last[slot] = nb;
+      b = nb;
+    }
+    const i = b * BLOCK + this.fill[b]!;
+    this.ts[i] = t;
+    this.vs[i] = v;
+    this.fill[b]!++;
+    this.counts[slot]!++;
+    this.points++;
+  }
+
+  count(slot: number): number {
+    return slot < this.counts.length ? this.counts[slot]! : 0;
+  }
+
+  /** Copies a slot's points (in append order) into new arrays. */
+  read(slot: number): { ts: Float64Array; vs: Float64Array } {
+    const n = this.count(slot);
+    const ts = new Float64Array(n);
+    const vs = new Float64Array(n);
+    let at = 0;
+    for (let b = n > 0 ? this.first[slot]! : -1; b >= 0; b = this.next[b]!) {
+      const f = this.fill[b]!;
+      ts.set(this.ts.subarray(b * BLOCK, b * BLOCK + f), at);
+      vs.set(this.vs.subarray(b * BLOCK, b * BLOCK + f), at);
+      at += f;
+    }
+    return { ts, vs };
+  }
+
+  /** Forgets every point; the slabs are kept for reuse. */
+  reset(): void {
+    for (const s of this.active) {
+      this.first[s] = -1;
+      this.last[s] = -1;
+      this.counts[s] = 0;
+    }
+    this.active.length = 0;
+    this.blocks = 0;
+    this.points = 0;
+  }
+}
+
+/**
+ * @internal Sorts points by time, keeping the last-appended value of each duplicate timestamp
+ * (`order` gives each point's write order; ties broken by it). Returns the number of points kept.
+ */
+export function sortDedup(ts: Float64Array, vs: Float64Array, order?: Float64Array): { ts: Float64Array; vs: Float64Array } {
+  const n = ts.length;
+  let sorted = true;
+  for (let i = 1; i < n; i++) {
+    if (ts[i]! <= ts[i - 1]!) {
+      sorted = false;
+      break;
+    }
+  }
+  if (sorted) return { ts, vs };
+  const idx = new Uint32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  idx.sort((a, b) => ts[a]! - ts[b]! || (order ? order[a]! - order[b]! : a - b));
+  const ot = new Float64Array(n);
+  const ov = new Float64Array(n);
+  let k = 0;
+  for (let j = 0; j < n; j++) {
+    const i = idx[j]!;
+    if (k > 0 && ot[k - 1] === ts[i]) {
+      ov[k - 1] = vs[i]!;
+      continue;
+    }
+    ot[k] = ts[i]!;
+    ov[k] = vs[i]!;
+    k++;
+  }
+  return { ts: ot.subarray(0, k), vs: ov.subarray(0, k) };
+}

@@ -1,0 +1,790 @@
+import { LsmError } from '../errors.js';
+import { openDb } from '../kv/db.js';
+import type { BatchOp, Db } from '../kv/types.js';
+import { bucketize, pool, sumByBucket } from './aggregate.js';
+import { chunkTimeRange, decodeChunk, encodeChunk } from './chunk.js';
+import { MAX_TIMESTAMP } from './gorilla.js';
+import { Head, sortDedup } from './head.js';
+import {
+  K_CHUNK,
+  K_HEADLOG,
+  K_INTERNAL,
+  K_POSTING,
+  K_SERIES,
+  K_USER,
+  chunkKey,
+  chunkKeyId,
+  chunkKeySeq,
+  chunkKeyStart,
+  headLogKey,
+  idBytes,
+  metricPrefix,
+  postingKey,
+  prefixEnd,
+  seriesKeyBytes,
+  taggedKey,
+} from './keys.js';
+import { checkMatcher, evalMatcher, type Postings } from './matchers.js';
+import { canonicalSeriesKey, probeId, type SeriesInfo } from './series.js';
+import { timeWindowCompaction } from './time-window-compaction.js';
+import type {
+  ColumnarBatch,
+  LastPoint,
+  SeriesSelector,
+  Tags,
+  TsdbAggregation,
+  TsdbOptions,
+  TsdbPoint,
+  TsdbQuery,
+  TsdbSeries,
+  TsdbStats,
+  TsdbWriteOptions,
+} from './types.js';
+import { xxhash64 } from './xxhash64.js';
+
+const dec = new TextDecoder();
+const SEQ_KEY = taggedKey(K_INTERNAL, 'chunk-seq');
+const AGGS = new Set(['count', 'sum', 'min', 'max', 'avg', 'last', 'rate', 'p50', 'p90', 'p99']);
+const HOUR = 3_600_000;
+
+interface MetricIndex {
+  org: string;
+  metric: string;
+  prefix: Uint8Array;
+  all: Set<number>;
+  postings: Postings;
+}
+
+interface Part {
+  order: number;
+  ts: Float64Array;
+  vs: Float64Array;
+}
+
+function checkTs(t: number): void {
+  if (!Number.isInteger(t) || Math.abs(t) > MAX_TIMESTAMP) throw new LsmError('LSM_INVALID_ARGUMENT', `timestamp ${t} must be an integer within ±${MAX_TIMESTAMP}`);
+}
+
+function checkValue(v: unknown): void {
+  if (typeof v !== 'number') throw new LsmError('LSM_INVALID_ARGUMENT', `value must be a number, got ${typeof v}`);
+}
+
+function aborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new LsmError('LSM_ABORTED', 'operation aborted', { cause: signal.reason });
+}
+
+const hex = (id: bigint): string => id.toString(16).padStart(16, '0');
+
+/**
+ * A time-series database on the LSM engine: Gorilla chunks keyed (org, metric, series id, chunk start),
+ * a tag index of postings lists in the same engine, time-window compaction and retention by dropping
+ * whole tables. Obtain one with {@link openTsdb}.
+ *
+ * @remarks
+ * Duplicate timestamps in one series: the value written last wins (within a write, the later point of
+ * the batch). Out-of-order points are accepted at any time and land in their own chunk of their window;
+ * queries merge chunks, so every read sees points sorted by time with duplicates resolved.
+ *
+ * @since 0.1.0
+ */
+export class Tsdb {
+  private readonly series: SeriesInfo[] = [];
+  private readonly byKey = new Map<string, number>();
+  private readonly byId = new Map<bigint, number>();
+  private readonly metrics = new Map<string, MetricIndex>();
+  private readonly head = new Head();
+  private headLogKeys: Uint8Array[] = [];
+  private headSeq = 0;
+  private chunkSeq = 1;
+  private pendingIndex: BatchOp[] = [];
+  private readonly pendingMeta = new Map<string, Uint8Array>();
+  private lock: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private readonly s = { pointsWritten: 0, flushes: 0, chunksWritten: 0, chunkBytesWritten: 0, chunksRead: 0, seriesCollisions: 0 };
+
+  /** @internal Use {@link openTsdb}. */
+  constructor(
+    private readonly db: Db,
+    private readonly o: Required<Pick<TsdbOptions, 'chunkWindowMs' | 'headMaxPoints' | 'retentionMs' | 'decimalCodec'>> & {
+      headLog: boolean;
+      hash: (k: string) => bigint;
+      clock: () => number;
+    },
+  ) {}
+
+  /** @internal Loads series, postings, counters and the head log. */
+  async load(signal: AbortSignal | undefined): Promise<void> {
+    for await (const [k, v] of this.db.iterator({ gte: new Uint8Array([K_SERIES]), lt: new Uint8Array([K_SERIES + 1]), signal })) {
+      const j = JSON.parse(dec.decode(v)) as { org: string; metric: string; tags: Record<string, string> };
+      const id = new DataView(k.buffer, k.byteOffset, k.byteLength).getBigUint64(1);
+      this.addSeries(id, j.org, j.metric, j.tags, canonicalSeriesKey(j.org, j.metric, j.tags));
+    }
+    for await (const [k] of this.db.iterator({ gte: new Uint8Array([K_POSTING]), lt: new Uint8Array([K_POSTING + 1]), signal })) {
+      const id = new DataView(k.buffer, k.byteOffset, k.byteLength).getBigUint64(k.length - 8);
+      const parts = dec.decode(k.subarray(1, k.length - 9)).split('\u0000');
+      const slot = this.byId.get(id);
+      if (slot === undefined || parts.length !== 4) throw new LsmError('LSM_CORRUPT_BLOCK', 'posting for an unknown series');
+      this.post(this.metricIndex(parts[0]!, parts[1]!), parts[2]!, parts[3]!, slot);
+    }
+    const seq = await this.db.get(SEQ_KEY);
+    if (seq !== undefined) this.chunkSeq = Number(dec.decode(seq));
+    for await (const [k, v] of this.db.iterator({ gte: new Uint8Array([K_HEADLOG]), lt: new Uint8Array([K_HEADLOG + 1]), signal })) {
+      const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
+      const n = dv.getUint32(0, true);
+      for (let i = 0; i < n; i++) {
+        const at = 4 + i * 24;
+        const slot = this.byId.get(dv.getBigUint64(at));
+        if (slot === undefined) throw new LsmError('LSM_CORRUPT_WAL', 'head log names an unknown series');
+        this.head.append(slot, dv.getFloat64(at + 8, true), dv.getFloat64(at + 16, true));
+      }
+      this.headLogKeys.push(k.slice());
+      this.headSeq = new DataView(k.buffer, k.byteOffset, k.byteLength).getUint32(5) + 1;
+    }
+  }
+
+  private metricIndex(org: string, metric: string): MetricIndex {
+    const mk = `${org}\u0000${metric}`;
+    let m = this.metrics.get(mk);
+    if (!m) {
+      m = { org, metric, prefix: metricPrefix(K_CHUNK, org, metric), all: new Set(), postings: new Map() };
+      this.metrics.set(mk, m);
+    }
+    return m;
+  }
+
+  private post(m: MetricIndex, k: string, v: string, slot: number): void {
+    let vals = m.postings.get(k);
+    if (!vals) m.postings.set(k, (vals = new Map()));
+    let set = vals.get(v);
+    if (!set) vals.set(v, (set = new Set()));
+    set.add(slot);
+  }
+
+  private addSeries(id: bigint, org: string, metric: string, tags: Record<string, string>, canonical: string): SeriesInfo {
+    const info: SeriesInfo = { slot: this.series.length, id, idBytes: idBytes(id), org, metric, tags, canonical };
+    this.series.push(info);
+    this.byKey.set(canonical, info.slot);
+    this.byId.set(id, info.slot);
+    this.metricIndex(org, metric).all.add(info.slot);
+    return info;
+  }
+
+  private resolve(org: string, metric: string, tags: Tags | undefined, canonical: string): number {
+    const known = this.byKey.get(canonical);
+    if (known !== undefined) return known;
+    const h = this.o.hash(canonical);
+    let id = h;
+    for (let n = 1; this.byId.has(id); n++) {
+      this.s.seriesCollisions++;
+      id = probeId(h, n);
+    }
+    const t: Record<string, string> = {};
+    for (const k of Object.keys(tags ?? {}).sort()) t[k] = tags![k]!;
+    const info = this.addSeries(id, org, metric, t, canonical);
+    const m = this.metricIndex(org, metric);
+    this.pendingIndex.push({ type: 'put', key: seriesKeyBytes(info.idBytes), value: JSON.stringify({ org, metric, tags: t }) });
+    for (const [k, v] of Object.entries(t)) {
+      this.post(m, k, v, info.slot);
+      this.pendingIndex.push({ type: 'put', key: postingKey(org, metric, k, v, info.idBytes), value: new Uint8Array(0) });
+    }
+    return info.slot;
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new LsmError('LSM_CLOSED', 'the tsdb is closed');
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.lock.then(fn);
+    this.lock = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * Writes points, in object form or as a {@link ColumnarBatch}. The batch is validated as a whole
+   * before anything is applied; it is visible to queries when the promise resolves and durable then too
+   * (head log in the engine's WAL), or at the next flush with `wal: false`.
+   *
+   * @param points - points or a columnar batch.
+   * @param opts - `meta` keys to store atomically with the points; `signal`.
+   * @returns when applied.
+   * @throws LsmError `LSM_INVALID_ARGUMENT` for a bad point (the whole batch is rejected), `LSM_CLOSED`, `LSM_ABORTED`.
+   * @example
+   * ```ts
+   * import { openTsdb } from '@dataplane/lsm';
+   *
+   * await using db = await openTsdb('./data');
+   * await db.write([{ metric: 'cpu', tags: { host: 'a' }, ts: Date.now(), value: 0.5 }]);
+   * ```
+   * @since 0.1.0
+   */
+  write(points: readonly TsdbPoint[] | ColumnarBatch, opts: TsdbWriteOptions = {}): Promise<void> {
+    try {
+      this.ensureOpen();
+      aborted(opts.signal);
+      if (opts.meta !== undefined && !Array.isArray(opts.meta)) throw new LsmError('LSM_INVALID_ARGUMENT', 'meta must be an array of [key, value]');
+      for (const e of opts.meta ?? []) {
+        if (!Array.isArray(e) || typeof e[0] !== 'string' || (typeof e[1] !== 'string' && !(e[1] instanceof Uint8Array))) {
+          throw new LsmError('LSM_INVALID_ARGUMENT', 'meta entries must be [string, string | Uint8Array]');
+        }
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.serial(async () => {
+      this.ensureOpen();
+      aborted(opts.signal);
+      const n = Array.isArray(points) ? this.writeObjects(points as readonly TsdbPoint[]) : this.writeColumnar(points as ColumnarBatch);
+      const { slots, ts, vs } = n;
+      for (let i = 0; i < slots.length; i++) this.head.append(slots[i]!, ts[i]!, vs[i]!);
+      this.s.pointsWritten += slots.length;
+      const meta: BatchOp[] = (opts.meta ?? []).map(([k, v]) => ({ type: 'put', key: taggedKey(K_USER, k), value: v }));
+      if (this.o.headLog) {
+        const rec = new Uint8Array(4 + slots.length * 24);
+        const dv = new DataView(rec.buffer);
+        dv.setUint32(0, slots.length, true);
+        for (let i = 0; i < slots.length; i++) {
+          const at = 4 + i * 24;
+          dv.setBigUint64(at, this.series[slots[i]!]!.id);
+          dv.setFloat64(at + 8, ts[i]!, true);
+          dv.setFloat64(at + 16, vs[i]!, true);
+        }
+        const key = headLogKey(this.headSeq++);
+        this.headLogKeys.push(key);
+        const ops = this.pendingIndex;
+        this.pendingIndex = [];
+        ops.push({ type: 'put', key, value: rec }, ...meta);
+        await this.db.write(ops);
+      } else {
+        for (const op of meta) if (op.type === 'put') this.pendingMeta.set(dec.decode((op.key as Uint8Array).subarray(1)), typeof op.value === 'string' ? new TextEncoder().encode(op.value) : op.value);
+      }
+      if (this.head.points >= this.o.headMaxPoints) await this.flushLocked();
+    });
+  }
+
+  private writeObjects(points: readonly TsdbPoint[]): { slots: Uint32Array; ts: Float64Array; vs: Float64Array } {
+    const n = points.length;
+    const keys: string[] = new Array<string>(n);
+    const ts = new Float64Array(n);
+    const vs = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const p = points[i];
+      if (typeof p !== 'object' || p === null) throw new LsmError('LSM_INVALID_ARGUMENT', `point ${i} must be an object`);
+      checkTs(p.ts);
+      checkValue(p.value);
+      keys[i] = canonicalSeriesKey(p.org ?? '', p.metric, p.tags);
+      ts[i] = p.ts;
+      vs[i] = p.value;
+    }
+    const slots = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const p = points[i]!;
+      slots[i] = this.resolve(p.org ?? '', p.metric, p.tags, keys[i]!);
+    }
+    return { slots, ts, vs };
+  }
+
+  private writeColumnar(b: ColumnarBatch): { slots: Uint32Array; ts: Float64Array; vs: Float64Array } {
+    if (typeof b !== 'object' || b === null || !Array.isArray(b.series) || !(b.seriesIndex instanceof Uint32Array) || !(b.ts instanceof Float64Array) || !(b.values instanceof Float64Array)) {
+      throw new LsmError('LSM_INVALID_ARGUMENT', 'a columnar batch needs series[], seriesIndex: Uint32Array, ts and values: Float64Array');
+    }
+    const n = b.seriesIndex.length;
+    if (b.ts.length !== n || b.values.length !== n) throw new LsmError('LSM_INVALID_ARGUMENT', 'seriesIndex, ts and values must have the same length');
+    const keys = b.series.map((s) => canonicalSeriesKey(s.org ?? '', s.metric, s.tags));
+    for (let i = 0; i < n; i++) {
+      if (b.seriesIndex[i]! >= keys.length) throw new LsmError('LSM_INVALID_ARGUMENT', `seriesIndex[${i}] is out of range`);
+      checkTs(b.ts[i]!);
+    }
+    const map = new Uint32Array(keys.length);
+    for (let j = 0; j < keys.length; j++) {
+      const s = b.series[j]!;
+      map[j] = this.resolve(s.org ?? '', s.metric, s.tags, keys[j]!);
+    }
+    const slots = new Uint32Array(n);
+    for (let i = 0; i < n; i++) slots[i] = map[b.seriesIndex[i]!]!;
+    return { slots, ts: b.ts, vs: b.values };
+  }
+
+  /**
+   * Cuts the head into chunks (one per series per time window), writes them with the new index entries
+   * and pending metadata in one engine batch, and makes them durable.
+   *
+   * @param opts - `signal` aborts before the flush starts.
+   * @returns when durable.
+   * @throws LsmError `LSM_CLOSED`, `LSM_ABORTED`, `LSM_IO`.
+   * @example
+   * ```ts
+   * import { openTsdb } from '@dataplane/lsm';
+   *
+   * await using db = await openTsdb('./data', { wal: false });
+   * await db.write([{ metric: 'm', ts: 0, value: 1 }], { meta: [['offset', '42']] });
+   * await db.flush();
+   * ```
+   * @since 0.1.0
+   */
+  flush(opts: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+    return this.serial(async () => {
+      this.ensureOpen();
+      aborted(opts.signal);
+      await this.flushLocked();
+    });
+  }
+
+  private async flushLocked(): Promise<void> {
+    const W = this.o.chunkWindowMs;
+    const ops: BatchOp[] = this.pendingIndex;
+    this.pendingIndex = [];
+    const seq = this.chunkSeq;
+    for (const slot of this.head.active) {
+      const info = this.series[slot]!;
+      const raw = this.head.read(slot);
+      const { ts, vs } = sortDedup(raw.ts, raw.vs);
+      const prefix = this.metricIndex(info.org, info.metric).prefix;
+      let i = 0;
+      while (i < ts.length) {
+        const w = Math.floor(ts[i]! / W) * W;
+        let j = i;
+        while (j < ts.length && ts[j]! < w + W) j++;
+        const chunk = encodeChunk(ts.subarray(i, j), vs.subarray(i, j), j - i, { decimal: this.o.decimalCodec });
+        ops.push({ type: 'put', key: chunkKey(prefix, info.idBytes, w, seq), value: chunk });
+        this.s.chunksWritten++;
+        this.s.chunkBytesWritten += chunk.length;
+        i = j;
+      }
+    }
+    for (const [k, v] of this.pendingMeta) ops.push({ type: 'put', key: taggedKey(K_USER, k), value: v });
+    for (const k of this.headLogKeys) ops.push({ type: 'del', key: k });
+    ops.push({ type: 'put', key: SEQ_KEY, value: String(seq + 1) });
+    await this.db.write(ops);
+    if (!this.o.headLog) await this.db.flush();
+    this.chunkSeq = seq + 1;
+    this.pendingMeta.clear();
+    this.headLogKeys = [];
+    this.head.reset();
+    this.s.flushes++;
+  }
+
+  /**
+   * Reads a metadata key written with `write(points, { meta })` (the latest written, durable or not).
+   *
+   * @param key - metadata key.
+   * @returns the value, or undefined.
+   * @throws LsmError `LSM_CLOSED`.
+   * @example
+   * ```ts
+   * import { openTsdb } from '@dataplane/lsm';
+   *
+   * await using db = await openTsdb('./data');
+   * await db.getMeta('offset'); // Uint8Array | undefined
+   * ```
+   * @since 0.1.0
+   */
+  async getMeta(key: string): Promise<Uint8Array | undefined> {
+    this.ensureOpen();
+    if (typeof key !== 'string') throw new LsmError('LSM_INVALID_ARGUMENT', 'meta key must be a string');
+    return this.pendingMeta.get(key) ?? (await this.db.get(taggedKey(K_USER, key)));
+  }
+
+  private select(sel: SeriesSelector): MetricIndex | undefined {
+    if (typeof sel !== 'object' || sel === null) throw new LsmError('LSM_INVALID_ARGUMENT', 'query must be an object');
+    canonicalSeriesKey(sel.org ?? '', sel.metric, undefined);
+    if (sel.where !== undefined) checkMatcher(sel.where);
+    return this.metrics.get(`${sel.org ?? ''}\u0000${sel.metric}`);
+  }
+
+  private slotsOf(m: MetricIndex, sel: SeriesSelector): number[] {
+    const set = sel.where === undefined ? m.all : evalMatcher(sel.where, m.postings, m.all);
+    return [...set].sort((a, b) => a - b);
+  }
+
+  /** @internal Points of the selected series in [from, to), merged and deduplicated. */
+  private async readPoints(m: MetricIndex, slots: number[], from: number, to: number, signal: AbortSignal | undefined): Promise<Map<number, { ts: Float64Array; vs: Float64Array }>> {
+    const W = this.o.chunkWindowMs;
+    const parts = new Map<number, Part[]>();
+    for (const s of slots) parts.set(s, []);
+    const timeRange = { min: from, max: to - 1 };
+    const wFrom = Math.floor(from / W) * W;
+    const wTo = Math.floor((to - 1) / W) * W;
+    const take = (slot: number, k: Uint8Array, v: Uint8Array): void => {
+      const start = chunkKeyStart(k);
+      if (start < wFrom || start > wTo) return;
+      const c = decodeChunk(v);
+      this.s.chunksRead++;
+      parts.get(slot)!.push({ order: chunkKeySeq(k), ts: c.ts, vs: c.vs });
+    };
+    if (slots.length > 16 && slots.length * 2 > m.all.size) {
+      for await (const [k, v] of this.db.iterator({ gte: m.prefix, lt: prefixEnd(m.prefix), timeRange, signal })) {
+        const slot = this.byId.get(chunkKeyId(k));
+        if (slot !== undefined && parts.has(slot)) take(slot, k, v);
+      }
+    } else {
+      for (const slot of slots) {
+        const id = this.series[slot]!.idBytes;
+        const it = this.db.iterator({ gte: chunkKey(m.prefix, id, wFrom, 0), lte: chunkKey(m.prefix, id, wTo, 0xffffffff), timeRange, signal });
+        for await (const [k, v] of it) take(slot, k, v);
+      }
+    }
+    const out = new Map<number, { ts: Float64Array; vs: Float64Array }>();
+    for (const slot of slots) {
+      const ps = parts.get(slot)!;
+      if (this.head.count(slot) > 0) {
+        const h = this.head.read(slot);
+        ps.push({ order: Infinity, ...sortDedup(h.ts, h.vs) });
+      }
+      out.set(slot, clip(mergeParts(ps), from, to));
+    }
+    return out;
+  }
+
+  /**
+   * Runs a query: series of one metric selected by tag matchers, points in `[from, to)`, optionally
+   * aggregated per step, grouped by tag keys and cut to a top-k. Results stream as an async iterable
+   * (ordered by series id, or by group key, or by rank for top-k).
+   *
+   * @param q - the query.
+   * @returns result series.
+   * @throws LsmError `LSM_INVALID_ARGUMENT` (at iteration), `LSM_CLOSED`, `LSM_ABORTED`.
+   * @example
+   * ```ts
+   * import { openTsdb } from '@dataplane/lsm';
+   *
+   * await using db = await openTsdb('./data');
+   * const q = { metric: 'cpu', where: { tag: 'host', op: '=~', value: 'web-.*' } as const, from: 0, to: Date.now(), step: 60_000, agg: 'max' as const, groupBy: ['region'] };
+   * for await (const s of db.query(q)) console.log(s.tags, s.values);
+   * ```
+   * @since 0.1.0
+   */
+  query(q: TsdbQuery): AsyncIterable<TsdbSeries> {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        yield* self.run(q);
+      },
+    };
+  }
+
+  private async *run(q: TsdbQuery): AsyncGenerator<TsdbSeries> {
+    this.ensureOpen();
+    const m = this.select(q);
+    if (!Number.isFinite(q.from) || !Number.isFinite(q.to)) throw new LsmError('LSM_INVALID_ARGUMENT', 'from and to must be finite');
+    if (q.step !== undefined && !(Number.isFinite(q.step) && q.step > 0)) throw new LsmError('LSM_INVALID_ARGUMENT', 'step must be > 0');
+    const agg: TsdbAggregation = q.agg ?? 'avg';
+    if (!AGGS.has(agg)) throw new LsmError('LSM_INVALID_ARGUMENT', `unknown aggregation ${String(agg)}`);
+    if (q.groupBy !== undefined && (!Array.isArray(q.groupBy) || q.groupBy.some((g) => typeof g !== 'string'))) throw new LsmError('LSM_INVALID_ARGUMENT', 'groupBy must be an array of tag keys');
+    if (q.topK !== undefined && !(Number.isInteger(q.topK.k) && q.topK.k >= 0)) throw new LsmError('LSM_INVALID_ARGUMENT', 'topK.k must be an integer >= 0');
+    aborted(q.signal);
+    if (m === undefined) return;
+    const from = Number.isFinite(this.o.retentionMs) ? Math.max(q.from, this.o.clock() - this.o.retentionMs) : q.from;
+    if (from >= q.to) return;
+    const slots = this.slotsOf(m, q);
+    const pts = await this.readPoints(m, slots, Math.ceil(from), Math.ceil(q.to), q.signal);
+    const step = q.step ?? (q.groupBy !== undefined ? q.to - from : undefined);
+    const results: TsdbSeries[] = [];
+    const emit = (r: TsdbSeries): TsdbSeries | undefined => (q.topK ? (results.push(r), undefined) : r);
+    if (q.groupBy === undefined) {
+      for (const slot of slots) {
+        const info = this.series[slot]!;
+        const p = pts.get(slot)!;
+        if (p.ts.length === 0) continue;
+        const r = step === undefined ? p : bucketize(p.ts, p.vs, from, step, agg);
+        if (r.ts.length === 0) continue;
+        const out = emit({ org: m.org, metric: m.metric, tags: { ...info.tags }, id: hex(info.id), series: 1, ts: r.ts, values: r.vs });
+        if (out) yield out;
+      }
+    } else {
+      const groups = new Map<string, { tags: Record<string, string>; slots: number[] }>();
+      for (const slot of slots) {
+        const info = this.series[slot]!;
+        if (pts.get(slot)!.ts.length === 0) continue;
+        const tags: Record<string, string> = {};
+        for (const g of q.groupBy) if (info.tags[g] !== undefined) tags[g] = info.tags[g];
+        const gk = JSON.stringify(q.groupBy.map((g) => info.tags[g] ?? null));
+        const e = groups.get(gk) ?? { tags, slots: [] };
+        e.slots.push(slot);
+        groups.set(gk, e);
+      }
+      for (const gk of [...groups.keys()].sort()) {
+        const g = groups.get(gk)!;
+        const parts = g.slots.map((s) => pts.get(s)!);
+        const r = agg === 'rate' ? sumByBucket(parts.map((p) => bucketize(p.ts, p.vs, from, step!, 'rate'))) : (() => { const pl = pool(parts); return bucketize(pl.ts, pl.vs, from, step!, agg); })();
+        if (r.ts.length === 0) continue;
+        const out = emit({ org: m.org, metric: m.metric, tags: g.tags, series: g.slots.length, ts: r.ts, values: r.vs });
+        if (out) yield out;
+      }
+    }
+    if (q.topK) {
+      const by = q.topK.by ?? 'max';
+      const sign = q.topK.order === 'asc' ? 1 : -1;
+      const score = (v: Float64Array): number => {
+        let s = by === 'max' ? -Infinity : by === 'min' ? Infinity : 0;
+        for (const x of v) s = by === 'max' ? Math.max(s, x) : by === 'min' ? Math.min(s, x) : s + x;
+        return by === 'avg' ? s / v.length : by === 'last' ? v[v.length - 1]! : s;
+      };
+      const scored = results.map((r, i) => ({ r, i, s: score(r.values) }));
+      scored.sort((a, b) => sign * (a.s - b.s) || a.i - b.i);
+      for (const x of scored.slice(0, q.topK.k)) yield x.r;
+    }
+  }
+
+  /**
+   * The latest point of each selected series (by timestamp; for a duplicate timestamp, the last write).
+   *
+   * @param sel - metric and matchers.
+   * @returns one entry per series that has points.
+   * @throws LsmError `LSM_INVALID_ARGUMENT`, `LSM_CLOSED`, `LSM_ABORTED`.
+   * @example
+   * ```ts
+   * import { openTsdb } from '@dataplane/lsm';
+   *
+   * await using db = await openTsdb('./data');
+   * for await (const p of db.lastPoint({ metric: 'cpu' })) console.log(p.tags, p.ts, p.value);
+   * ```
+   * @since 0.1.0
+   */
+  lastPoint(sel: SeriesSelector): AsyncIterable<LastPoint> {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        self.ensureOpen();
+        const m = self.select(sel);
+        if (m === undefined) return;
+        for (const slot of self.slotsOf(m, sel)) {
+          aborted(sel.signal);
+          const info = self.series[slot]!;
+          const pfx = new Uint8Array(m.prefix.length + 8);
+          pfx.set(m.prefix);
+          pfx.set(info.idBytes, m.prefix.length);
+          const ps: Part[] = [];
+          let win: number | undefined;
+          for await (const [k, v] of self.db.iterator({ gte: pfx, lt: prefixEnd(pfx), reverse: true, signal: sel.signal })) {
+            const start = chunkKeyStart(k);
+            if (win !== undefined && start !== win) break;
+            win = start;
+            const c = decodeChunk(v);
+            self.s.chunksRead++;
+            ps.push({ order: chunkKeySeq(k), ts: c.ts, vs: c.vs });
+          }
+          if (self.head.count(slot) > 0) {
+            const h = self.head.read(slot);
+            ps.push({ order: Infinity, ...sortDedup(h.ts, h.vs) });
+          }
+          const p = mergeParts(ps);
+          const n = p.ts.length;
+          if (Number.isFinite(self.o.retentionMs) && (n === 0 || p.ts[n - 1]! < self.o.clock() - self.o.retentionMs)) continue;
+          if (n > 0) yield { org: m.org, metric: m.metric, tags: { ...info.tags }, id: hex(info.id), ts: p.ts[n - 1]!, value: p.vs[n - 1]! };
+        }
+      },
+    };
+  }
+
+  /**
+   * Metric names of an org.
+   *
+   * @param org - tenant. @defaultValue ''
+   * @returns sorted metric names.
+   * @throws LsmError `LSM_CLOSED`.
+   * @example
+   * ```ts
+   * import { openTsdb } from '@dataplane/lsm';
+   *
+   * await using db = await openTsdb('./data');
+   * db.listMetrics(); // ['cpu', ...]
+   * ```
+   * @since 0.1.0
+   */
+  listMetrics(org = ''): string[] {
+    this.ensureOpen();
+    return [...this.metrics.values()].filter((m) => m.org === org && m.all.size > 0).map((m) => m.metric).sort();
+  }
+
+  /**
+   * Tag keys used by a metric.
+   *
+   * @param metric - metric name.
+   * @param org - tenant. @defaultValue ''
+   * @returns sorted tag keys.
+   * @throws LsmError `LSM_CLOSED`.
+   * @example
+   * ```ts
+   * import { openTsdb } from '@dataplane/lsm';
+   *
+   * await using db = await openTsdb('./data');
+   * db.tagKeys('cpu'); // ['host', 'region']
+   * ```
+   * @since 0.1.0
+   */
+  tagKeys(metric: string, org = ''): string[] {
+    this.ensureOpen();
+    return [...(this.metrics.get(`${org}\u0000${metric}`)?.postings.keys() ?? [])].sort();
+  }
+
+  /**
+   * Values of one tag key of a metric.
+   *
+   * @param metric - metric name.
+   * @param key - tag key.
+   * @param org - tenant. @defaultValue ''
+   * @returns sorted values.
+   * @throws LsmError `LSM_CLOSED`.
+   * @example
+   * ```ts
+   * import { openTsdb } from '@dataplane/lsm';
+   *
+   * await using db = await openTsdb('./data');
+   * db.tagValues('cpu', 'region'); // ['eu-west-1', ...]
+   * ```
+   * @since 0.1.0
+   */
+  tagValues(metric: string, key: string, org = ''): string[] {
+    this.ensureOpen();
+    return [...(this.metrics.get(`${org}\u0000${metric}`)?.postings.get(key)?.keys() ?? [])].sort();
+  }
+
+  /**
+   * Retention: drops whole engine tables whose every chunk ends before `now - retentionMs`.
+   *
+   * @param now - current time. @defaultValue the injected clock
+   * @returns number of tables dropped.
+   * @throws LsmError `LSM_CLOSED`.
+   * @example
+   * ```ts
+   * import { openTsdb } from '@dataplane/lsm';
+   *
+   * await using db = await openTsdb('./data', { retentionMs: 7 * 86_400_000 });
+   * await db.applyRetention();
+   * ```
+   * @since 0.1.0
+   */
+  async applyRetention(now = this.o.clock()): Promise<number> {
+    this.ensureOpen();
+    if (!Number.isFinite(this.o.retentionMs)) return 0;
+    return this.db.dropTablesOlderThan(now - this.o.retentionMs);
+  }
+
+  /**
+   * Counters (plain, serialisable), including the engine's.
+   *
+   * @returns a snapshot.
+   * @example
+   * ```ts
+   * import { openTsdb } from '@dataplane/lsm';
+   *
+   * await using db = await openTsdb('./data');
+   * db.stats().db.tablesPrunedByTime;
+   * ```
+   * @since 0.1.0
+   */
+  stats(): TsdbStats {
+    return { closed: this.closed, series: this.series.length, headPoints: this.head.points, ...this.s, db: this.db.stats() };
+  }
+
+  /**
+   * Closes the database (idempotent). The head is not flushed: with the head log it is replayed on open;
+   * with `wal: false` call {@link Tsdb.flush} first.
+   *
+   * @returns when closed.
+   * @example
+   * ```ts
+   * import { openTsdb } from '@dataplane/lsm';
+   *
+   * const db = await openTsdb('./data');
+   * await db.close();
+   * ```
+   * @since 0.1.0
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.lock;
+    this.closed = true;
+    await this.db.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function clip(p: { ts: Float64Array; vs: Float64Array }, from: number, to: number): { ts: Float64Array; vs: Float64Array } {
+  let a = 0;
+  let b = p.ts.length;
+  while (a < b && p.ts[a]! < from) a++;
+  while (b > a && p.ts[b - 1]! >= to) b--;
+  return a === 0 && b === p.ts.length ? p : { ts: p.ts.subarray(a, b), vs: p.vs.subarray(a, b) };
+}
+
+/** Merges parts; for equal timestamps the part with the larger `order` (later write) wins. */
+function mergeParts(ps: Part[]): { ts: Float64Array; vs: Float64Array } {
+  if (ps.length === 0) return { ts: new Float64Array(0), vs: new Float64Array(0) };
+  if (ps.length === 1) return ps[0]!;
+  ps.sort((a, b) => a.order - b.order);
+  let n = 0;
+  for (const p of ps) n += p.ts.length;
+  const ts = new Float64Array(n);
+  const vs = new Float64Array(n);
+  const order = new Float64Array(n);
+  let at = 0;
+  for (let j = 0; j < ps.length; j++) {
+    const p = ps[j]!;
+    ts.set(p.ts, at);
+    vs.set(p.vs, at);
+    for (let i = 0; i < p.ts.length; i++) order[at + i] = j * 2 ** 32 + i;
+    at += p.ts.length;
+  }
+  return sortDedup(ts, vs, order);
+}
+
+/**
+ * Opens (or creates) a time-series database in `dir`.
+ *
+ * @param dir - directory (created if missing).
+ * @param opts - see {@link TsdbOptions}.
+ * @returns the open {@link Tsdb}.
+ * @throws LsmError `LSM_INVALID_ARGUMENT` for bad options, `LSM_LOCKED` when another process holds it, `LSM_CORRUPT_*`, `LSM_ABORTED`.
+ * @example
+ * ```ts
+ * import { openTsdb } from '@dataplane/lsm';
+ *
+ * await using db = await openTsdb('./metrics', { retentionMs: 30 * 86_400_000 });
+ * await db.write([{ metric: 'cpu', tags: { host: 'a' }, ts: 1_700_000_000_000, value: 12 }]);
+ * for await (const s of db.query({ metric: 'cpu', from: 0, to: Date.now() })) console.log(s.values);
+ * ```
+ * @since 0.1.0
+ */
+export async function openTsdb(dir: string, opts: TsdbOptions = {}): Promise<Tsdb> {
+  if (typeof opts !== 'object' || opts === null) throw new LsmError('LSM_INVALID_ARGUMENT', 'options must be an object');
+  const chunkWindowMs = opts.chunkWindowMs ?? 2 * HOUR;
+  const partitionMs = opts.partitionMs ?? 24 * HOUR;
+  const headMaxPoints = opts.headMaxPoints ?? 1_000_000;
+  const retentionMs = opts.retentionMs ?? Infinity;
+  if (!(Number.isInteger(chunkWindowMs) && chunkWindowMs > 0)) throw new LsmError('LSM_INVALID_ARGUMENT', 'chunkWindowMs must be a positive integer');
+  if (!(Number.isInteger(partitionMs) && partitionMs > 0 && partitionMs % chunkWindowMs === 0)) throw new LsmError('LSM_INVALID_ARGUMENT', 'partitionMs must be a positive multiple of chunkWindowMs');
+  if (!(Number.isInteger(headMaxPoints) && headMaxPoints > 0)) throw new LsmError('LSM_INVALID_ARGUMENT', 'headMaxPoints must be a positive integer');
+  if (!(retentionMs > 0)) throw new LsmError('LSM_INVALID_ARGUMENT', 'retentionMs must be > 0');
+  const clock = opts.clock ?? Date.now;
+  const db = await openDb(dir, {
+    wal: opts.wal,
+    memtableBytes: opts.memtableBytes ?? 16 * 1024 * 1024,
+    compaction: opts.compaction ?? timeWindowCompaction({ windowMs: partitionMs }),
+    timeRange: (k, v) => (k[0] === K_CHUNK ? chunkTimeRange(v) : k[0] === K_HEADLOG ? undefined : [MAX_TIMESTAMP, MAX_TIMESTAMP]),
+    clock,
+    signal: opts.signal,
+  });
+  const t = new Tsdb(db, {
+    chunkWindowMs,
+    headMaxPoints,
+    retentionMs,
+    decimalCodec: opts.decimalCodec ?? true,
+    headLog: opts.wal !== false,
+    hash: opts.hash ?? ((k) => xxhash64(k)),
+    clock,
+  });
+  try {
+    await t.load(opts.signal);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  return t;
+}
