@@ -5,7 +5,7 @@
 import { encodePoints, openShardedTsdb, type Point } from '@dataplane/lsm';
 import type { BenchCase, BenchContext } from '@dataplane/bench';
 
-async function ingest(ctx: BenchContext, shards: number, batches: Uint8Array[], points: number, store: 'segment' | 'kv' = 'segment') {
+async function ingest(ctx: BenchContext, shards: number, batches: Uint8Array[], points: number, store: 'segment' | 'kv' = 'segment', reps = 5) {
   await using db = await openShardedTsdb({ dir: ctx.tmpDir('shards-'), shards, maxInFlightWrites: 1024, store });
   const window = 8;
   const t0 = performance.now();
@@ -19,7 +19,6 @@ async function ingest(ctx: BenchContext, shards: number, batches: Uint8Array[], 
   await db.flush();
   const ingestMs = performance.now() - t0;
   const q0 = performance.now();
-  const reps = 5;
   for (let r = 0; r < reps; r++) await db.query({ metric: 'cpu', fromMs: 0, toMs: points, stepMs: 60_000, agg: 'avg' });
   const queryMs = (performance.now() - q0) / reps;
   return { pointsPerSec: (points / ingestMs) * 1000, queryMs };
@@ -43,10 +42,10 @@ export const shardsScaling: BenchCase = {
     ctx.report({ metric: 'ingest', unit: 'points/s', higherIsBetter: true, ours: two.pointsPerSec, peers: { '1 shard': one.pointsPerSec }, notes });
     ctx.report({ metric: 'full-scan query (avg per 60 s, all series)', unit: 'ms', higherIsBetter: false, ours: two.queryMs, peers: { '1 shard': one.queryMs }, notes });
     // the same on the KV engine store (memtable arena, tables, block cache and compaction per shard)
-    const kvBatches = batches.slice(0, Math.ceil(batches.length / 2));
+    const kvBatches = batches.slice(0, ctx.quick ? 5 : Math.ceil(batches.length / 4));
     const kvPoints = kvBatches.length * perBatch;
-    const kvOne = await ingest(ctx, 1, kvBatches, kvPoints, 'kv');
-    const kvTwo = await ingest(ctx, 2, kvBatches, kvPoints, 'kv');
+    const kvOne = await ingest(ctx, 1, kvBatches, kvPoints, 'kv', ctx.quick ? 1 : 3);
+    const kvTwo = await ingest(ctx, 2, kvBatches, kvPoints, 'kv', ctx.quick ? 1 : 3);
     const kvNotes = { ...notes, points: kvPoints, store: 'kv engine, wal: false, flush at end' };
     ctx.report({ metric: 'ingest (kv engine store)', unit: 'points/s', higherIsBetter: true, ours: kvTwo.pointsPerSec, peers: { '1 shard': kvOne.pointsPerSec }, notes: kvNotes });
     ctx.report({ metric: 'full-scan query (kv engine store)', unit: 'ms', higherIsBetter: false, ours: kvTwo.queryMs, peers: { '1 shard': kvOne.queryMs }, notes: kvNotes });
