@@ -218,6 +218,21 @@ export interface CompactionStrategy {
 /**
  * An open LSM key-value store. Obtain one with {@link openDb}.
  *
+ * @remarks
+ * Every method validates its input (`LSM_INVALID_ARGUMENT`) and fails with `LSM_CLOSED` after
+ * `close()`. Writes resolve when durable per `DbOptions.wal`; they fail with `LSM_IO` when the WAL or a
+ * background flush/compaction failed earlier. Reads of a damaged table fail with `LSM_CORRUPT_BLOCK`.
+ *
+ * @example
+ * ```ts
+ * import { openDb, textOf } from '@dataplane/lsm';
+ *
+ * await using db = await openDb('./data', { wal: { sync: 'always' } });
+ * await db.write([{ type: 'put', key: 'a', value: '1' }, { type: 'del', key: 'b' }]);
+ * const snap = db.snapshot();
+ * for await (const [k, v] of db.iterator({ gte: 'a', snapshot: snap })) console.log(textOf(k), textOf(v));
+ * snap.release();
+ * ```
  * @since 0.1.0
  */
 export interface Db {
