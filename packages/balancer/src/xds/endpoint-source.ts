@@ -68,6 +68,7 @@ export class XdsEndpointSource implements AsyncDisposable {
   #connected = false;
   #firstResolve: (() => void) | undefined;
   #first: Promise<void>;
+  readonly #decoder = new AssignmentDecoder();
 
   constructor(opts: XdsEndpointSourceOptions) {
     if (typeof opts?.server !== 'string' || !/^[^:]+:\d+$/.test(opts.server))
@@ -195,62 +196,122 @@ export class XdsEndpointSource implements AsyncDisposable {
 
   /** The endpoints of our service in `res`, or undefined when the response does not contain it. */
   #decode(res: DiscoveryResponse): EndpointInput[] | undefined {
-    const Cla = loadXdsProtos().lookupType('envoy.config.endpoint.v3.ClusterLoadAssignment');
-    for (const any of res.resources) {
-      const cla = Cla.toObject(Cla.decode(any.value), TO_OBJECT) as unknown as ClaObject;
-      if (cla.cluster_name !== this.#opts.service) continue;
-      return claToInputs(cla);
+    for (const any of res.resources ?? []) {
+      const inputs = this.#decoder.decode(any.value, this.#opts.service);
+      if (inputs) return inputs;
     }
     return undefined;
   }
 }
 
-interface ClaObject {
-  cluster_name?: string;
-  endpoints?: {
-    locality?: { zone?: string };
-    lb_endpoints?: {
-      endpoint?: { address?: { socket_address?: { address?: string; port_value?: number } }; hostname?: string };
-      health_status?: string;
-      load_balancing_weight?: { value?: number };
-      metadata?: { filter_metadata?: Record<string, unknown> };
-    }[];
-  }[];
+function readVarint(buf: Uint8Array, pos: number): [number, number] {
+  let result = 0;
+  let shift = 0;
+  for (;;) {
+    if (pos >= buf.length) throw new Error('truncated varint');
+    const b = buf[pos++]!;
+    result += (b & 127) * 2 ** shift;
+    if (b < 128) return [result, pos];
+    shift += 7;
+    if (shift > 63) throw new Error('varint too long');
+  }
 }
 
-/** Converts a decoded ClusterLoadAssignment to EndpointSet inputs; throws on an unusable endpoint. */
-function claToInputs(cla: ClaObject): EndpointInput[] {
-  const out: EndpointInput[] = [];
-  const seen = new Set<string>();
-  for (const loc of cla.endpoints ?? []) {
-    for (const lb of loc.lb_endpoints ?? []) {
-      const sa = lb.endpoint?.address?.socket_address;
-      const host = sa?.address ?? '';
-      const port = sa?.port_value ?? 0;
-      if (host === '' || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`endpoint with invalid address ${host}:${port}`);
-      const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-      const meta = lb.metadata?.filter_metadata?.[METADATA_NAMESPACE];
-      const m = meta ? fromProtoStruct(meta) : {};
-      const health = lb.health_status ?? 'UNKNOWN';
-      const healthy = health === 'HEALTHY' || health === 'UNKNOWN';
-      const id = typeof m.id === 'string' && m.id !== '' ? m.id : address;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      const labels: Record<string, string> = {};
-      for (const [k, v] of Object.entries((m.labels as Record<string, unknown> | undefined) ?? {})) if (typeof v === 'string') labels[k] = v;
-      out.push({
-        id,
-        address,
-        ...(loc.locality?.zone ? { zone: loc.locality.zone } : {}),
-        weight: lb.load_balancing_weight?.value ?? 1,
-        ready: typeof m.ready === 'boolean' ? m.ready && healthy : healthy,
-        serving: typeof m.serving === 'boolean' ? m.serving : healthy || health === 'DRAINING',
-        terminating: typeof m.terminating === 'boolean' ? m.terminating : health === 'DRAINING',
-        labels,
-      });
-    }
+/** Calls `fn(field, bytes)` for each length-delimited field of a message; skips the others. */
+function eachField(buf: Uint8Array, fn: (field: number, bytes: Uint8Array) => void): void {
+  let pos = 0;
+  while (pos < buf.length) {
+    let tag: number;
+    [tag, pos] = readVarint(buf, pos);
+    const wire = tag & 7;
+    const field = Math.floor(tag / 8);
+    if (wire === 0) [, pos] = readVarint(buf, pos);
+    else if (wire === 1) pos += 8;
+    else if (wire === 5) pos += 4;
+    else if (wire === 2) {
+      let len: number;
+      [len, pos] = readVarint(buf, pos);
+      if (pos + len > buf.length) throw new Error('truncated field');
+      fn(field, buf.subarray(pos, pos + len));
+      pos += len;
+    } else throw new Error(`unsupported wire type ${wire}`);
   }
-  return out;
+}
+
+/**
+ * Decodes ClusterLoadAssignments incrementally: the message is walked on the wire format and each LbEndpoint
+ * is decoded once and cached by its bytes and zone, so an update that changes one endpoint among thousands
+ * decodes one endpoint.
+ */
+class AssignmentDecoder {
+  #cache = new Map<string, EndpointInput>();
+
+  decode(bytes: Uint8Array, service: string): EndpointInput[] | undefined {
+    const root = loadXdsProtos();
+    let name = '';
+    const localities: Uint8Array[] = [];
+    eachField(bytes, (field, b) => {
+      if (field === 1) name = Buffer.from(b).toString('utf8');
+      else if (field === 2) localities.push(b);
+    });
+    if (name !== service) return undefined;
+    const Locality = root.lookupType('envoy.config.core.v3.Locality');
+    const LbEndpoint = root.lookupType('envoy.config.endpoint.v3.LbEndpoint');
+    const next = new Map<string, EndpointInput>();
+    const out: EndpointInput[] = [];
+    const seen = new Set<string>();
+    for (const loc of localities) {
+      let zone = '';
+      const eps: Uint8Array[] = [];
+      eachField(loc, (field, b) => {
+        if (field === 1) zone = String((Locality.toObject(Locality.decode(b), TO_OBJECT) as { zone?: string }).zone ?? '');
+        else if (field === 2) eps.push(b);
+      });
+      for (const b of eps) {
+        const key = `${zone}\u0000${Buffer.from(b).toString('latin1')}`;
+        let input = next.get(key) ?? this.#cache.get(key);
+        if (!input) input = lbToInput(LbEndpoint.toObject(LbEndpoint.decode(b), TO_OBJECT) as LbObject, zone);
+        next.set(key, input);
+        if (seen.has(input.id)) continue;
+        seen.add(input.id);
+        out.push(input);
+      }
+    }
+    this.#cache = next;
+    return out;
+  }
+}
+
+interface LbObject {
+  endpoint?: { address?: { socket_address?: { address?: string; port_value?: number } }; hostname?: string };
+  health_status?: string;
+  load_balancing_weight?: { value?: number };
+  metadata?: { filter_metadata?: Record<string, unknown> };
+}
+
+/** Converts one decoded LbEndpoint to an EndpointSet input; throws on an unusable endpoint. */
+function lbToInput(lb: LbObject, zone: string): EndpointInput {
+  const sa = lb.endpoint?.address?.socket_address;
+  const host = sa?.address ?? '';
+  const port = sa?.port_value ?? 0;
+  if (host === '' || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`endpoint with invalid address ${host}:${port}`);
+  const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  const meta = lb.metadata?.filter_metadata?.[METADATA_NAMESPACE];
+  const m = meta ? fromProtoStruct(meta) : {};
+  const health = lb.health_status ?? 'UNKNOWN';
+  const healthy = health === 'HEALTHY' || health === 'UNKNOWN';
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries((m.labels as Record<string, unknown> | undefined) ?? {})) if (typeof v === 'string') labels[k] = v;
+  return {
+    id: typeof m.id === 'string' && m.id !== '' ? m.id : address,
+    address,
+    ...(zone ? { zone } : {}),
+    weight: lb.load_balancing_weight?.value ?? 1,
+    ready: typeof m.ready === 'boolean' ? m.ready && healthy : healthy,
+    serving: typeof m.serving === 'boolean' ? m.serving : healthy || health === 'DRAINING',
+    terminating: typeof m.terminating === 'boolean' ? m.terminating : health === 'DRAINING',
+    labels,
+  };
 }
 
 /**
