@@ -14,3 +14,16 @@ export type { ReplicaOptions, ReplicaStats, ReplicaStore, ReplicaWrite, ReplicaV
 export { createMemoryReplicaStore } from './replica/memory-store.js';
 export { CdcRelay, createCdcRelay } from './cdc/relay.js';
 export type { CdcRelayOptions, CdcRelayStats, CdcSource } from './cdc/relay.js';
+export { uuidv7 } from './envelope/uuid.js';
+export { createEvent, validateEvent, encodeEvent, decodeEvent } from './envelope/envelope.js';
+export type { OutboxEvent, NewEvent } from './envelope/envelope.js';
+export { EventRegistry } from './schema/registry.js';
+export type { EventDefinition, StandardSchemaV1, StandardResult } from './schema/registry.js';
+export type { Transport, DeliveryHandler, DeliveryInfo, SubscribeOptions, Subscription } from './transport/types.js';
+export { MemoryTransport } from './transport/memory.js';
+export type { OutboxSource, OutboxStore, Inbox, DeadLetter } from './store/types.js';
+export { PollingRelay } from './relay/polling-relay.js';
+export type { PollingRelayOptions, PollingRelayStats } from './relay/polling-relay.js';
+export { backoffDelay } from './relay/backoff.js';
+export { Consumer } from './consumer/consumer.js';
+export type { ConsumerOptions, ConsumerStats } from './consumer/consumer.js';

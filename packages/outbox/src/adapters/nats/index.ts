@@ -1,0 +1,8 @@
+/**
+ * NATS JetStream transport: `@dataplane/outbox/nats`. Pass your own nats.js connection; this module does not import
+ * nats.
+ *
+ * @packageDocumentation
+ */
+export { NatsJetStreamTransport } from './transport.js';
+export type { NatsJetStreamTransportOptions, NatsConnectionLike } from './transport.js';
