@@ -125,7 +125,10 @@ export class NatsJetStreamTransport implements Transport {
       durable_name: options.group,
       ack_policy: 'explicit',
       ack_wait: (this.#o.ackWaitMs ?? 30_000) * 1_000_000,
-      filter_subjects: options.aggregateTypes.map((t) => this.subjectOf(t)),
+      // filter_subjects needs NATS server >= 2.10; one type works everywhere
+      ...(options.aggregateTypes.length === 1
+        ? { filter_subject: this.subjectOf(options.aggregateTypes[0]!) }
+        : { filter_subjects: options.aggregateTypes.map((t) => this.subjectOf(t)) }),
       max_ack_pending: Math.max(1000, maxInFlight * 4),
     });
     const js = this.#o.connection.jetstream() as JetStreamClient;
