@@ -10,6 +10,39 @@ function carriedLabels(labels: Record<string, string> | undefined): Record<strin
   return out;
 }
 
+const sliceCache = new WeakMap<K8sEndpointSlice, Map<string, TopologyEndpoint[]>>();
+
+/** The endpoints of one slice on one port, converted once per slice object (slices are replaced, not mutated). */
+function sliceEndpoints(slice: K8sEndpointSlice, portName: string, number: number): TopologyEndpoint[] {
+  let perPort = sliceCache.get(slice);
+  if (!perPort) sliceCache.set(slice, (perPort = new Map()));
+  const cacheKey = `${portName}:${number}`;
+  const cached = perPort.get(cacheKey);
+  if (cached) return cached;
+  const labels = carriedLabels(slice.metadata?.labels);
+  const out: TopologyEndpoint[] = [];
+  for (const e of slice.endpoints ?? []) {
+    const ip = e.addresses?.[0];
+    if (!ip) continue;
+    const ready = e.conditions?.ready ?? true;
+    out.push({
+      id: e.targetRef?.name ?? ip,
+      ip,
+      port: number,
+      zone: e.zone || undefined,
+      nodeName: e.nodeName || undefined,
+      ready: ready !== false,
+      serving: (e.conditions?.serving ?? ready) !== false,
+      terminating: e.conditions?.terminating === true,
+      hintsForZones: (e.hints?.forZones ?? []).map((z) => z.name ?? '').filter((z) => z !== ''),
+      labels,
+      weight: 1,
+    });
+  }
+  perPort.set(cacheKey, out);
+  return out;
+}
+
 /** Key of an object: `namespace/name`. */
 export function keyOf(obj: { metadata?: { name?: string | undefined; namespace?: string | undefined } | undefined }): string | undefined {
   const name = obj.metadata?.name;
@@ -56,25 +89,8 @@ export function buildTopology(services: Iterable<K8sService>, slices: Iterable<K
         const number = slicePort?.port;
         if (typeof number !== 'number' || !Number.isInteger(number) || number < 1 || number > 65535) continue;
         if (slice.addressType === 'FQDN') continue;
-        const labels = carriedLabels(slice.metadata?.labels);
-        for (const e of slice.endpoints ?? []) {
-          const ip = e.addresses?.[0];
-          if (!ip) continue;
-          const ready = e.conditions?.ready ?? true;
-          const ep: TopologyEndpoint = {
-            id: e.targetRef?.name ?? ip,
-            ip,
-            port: number,
-            zone: e.zone || undefined,
-            nodeName: e.nodeName || undefined,
-            ready: ready !== false,
-            serving: (e.conditions?.serving ?? ready) !== false,
-            terminating: e.conditions?.terminating === true,
-            hintsForZones: (e.hints?.forZones ?? []).map((z) => z.name ?? '').filter((z) => z !== ''),
-            labels,
-            weight: 1,
-          };
-          const id = `${ep.id}|${ip}:${number}`;
+        for (const ep of sliceEndpoints(slice, portName, number)) {
+          const id = `${ep.id}|${ep.ip}:${number}`;
           const prev = byId.get(id);
           if (!prev || (!prev.ready && ep.ready)) byId.set(id, ep);
         }

@@ -69,6 +69,7 @@ export class XdsEndpointSource implements AsyncDisposable {
   #firstResolve: (() => void) | undefined;
   #first: Promise<void>;
   readonly #decoder = new AssignmentDecoder();
+  #applied: Map<string, EndpointInput> | undefined;
 
   constructor(opts: XdsEndpointSourceOptions) {
     if (typeof opts?.server !== 'string' || !/^[^:]+:\d+$/.test(opts.server))
@@ -173,8 +174,8 @@ export class XdsEndpointSource implements AsyncDisposable {
     if (res.type_url !== TYPE_URLS.endpoint) return;
     let error: string | undefined;
     try {
-      const inputs = this.#decode(res);
-      if (inputs) this.#opts.set.replaceAll(inputs);
+      const decoded = this.#decode(res);
+      if (decoded) this.#apply(decoded);
     } catch (err) {
       error = err instanceof Error ? err.message : String(err);
     }
@@ -194,8 +195,30 @@ export class XdsEndpointSource implements AsyncDisposable {
     });
   }
 
+  /**
+   * Applies an update: a few changed endpoints are upserted/removed one by one (cheap on a large set); a larger
+   * change, or the first update, replaces the whole set atomically.
+   */
+  #apply(d: Decoded): void {
+    const set = this.#opts.set;
+    const prev = this.#applied;
+    this.#applied = new Map(d.inputs.map((i) => [i.id, i]));
+    if (prev === undefined || d.fresh.length > 16) {
+      set.replaceAll(d.inputs);
+      return;
+    }
+    const gone: string[] = [];
+    for (const id of prev.keys()) if (!this.#applied.has(id)) gone.push(id);
+    if (gone.length + d.fresh.length > 16) {
+      set.replaceAll(d.inputs);
+      return;
+    }
+    for (const input of d.fresh) if (this.#applied.get(input.id) === input) set.upsert(input);
+    for (const id of gone) set.remove(id);
+  }
+
   /** The endpoints of our service in `res`, or undefined when the response does not contain it. */
-  #decode(res: DiscoveryResponse): EndpointInput[] | undefined {
+  #decode(res: DiscoveryResponse): Decoded | undefined {
     for (const any of res.resources ?? []) {
       const inputs = this.#decoder.decode(any.value, this.#opts.service);
       if (inputs) return inputs;
@@ -246,7 +269,7 @@ function eachField(buf: Uint8Array, fn: (field: number, bytes: Uint8Array) => vo
 class AssignmentDecoder {
   #cache = new Map<string, EndpointInput>();
 
-  decode(bytes: Uint8Array, service: string): EndpointInput[] | undefined {
+  decode(bytes: Uint8Array, service: string): Decoded | undefined {
     const root = loadXdsProtos();
     let name = '';
     const localities: Uint8Array[] = [];
@@ -259,6 +282,7 @@ class AssignmentDecoder {
     const LbEndpoint = root.lookupType('envoy.config.endpoint.v3.LbEndpoint');
     const next = new Map<string, EndpointInput>();
     const out: EndpointInput[] = [];
+    const fresh: EndpointInput[] = [];
     const seen = new Set<string>();
     for (const loc of localities) {
       let zone = '';
@@ -270,7 +294,10 @@ class AssignmentDecoder {
       for (const b of eps) {
         const key = `${zone}\u0000${Buffer.from(b).toString('latin1')}`;
         let input = next.get(key) ?? this.#cache.get(key);
-        if (!input) input = lbToInput(LbEndpoint.toObject(LbEndpoint.decode(b), TO_OBJECT) as LbObject, zone);
+        if (!input) {
+          input = lbToInput(LbEndpoint.toObject(LbEndpoint.decode(b), TO_OBJECT) as LbObject, zone);
+          fresh.push(input);
+        }
         next.set(key, input);
         if (seen.has(input.id)) continue;
         seen.add(input.id);
@@ -278,8 +305,14 @@ class AssignmentDecoder {
       }
     }
     this.#cache = next;
-    return out;
+    return { inputs: out, fresh };
   }
+}
+
+/** A decoded assignment: every endpoint, and those decoded afresh (new or changed since the last one). */
+interface Decoded {
+  inputs: EndpointInput[];
+  fresh: EndpointInput[];
 }
 
 interface LbObject {

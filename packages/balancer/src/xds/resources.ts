@@ -118,6 +118,8 @@ export class LoadAssignmentEncoder {
   readonly #root: ProtoRoot;
   readonly #check: (res: AnyMessage) => boolean;
   #cache = new Map<string, Uint8Array>();
+  /** Content key per endpoint object: topology objects are immutable and reused across updates. */
+  #keys = new WeakMap<object, string>();
 
   /** @param check - Validates a freshly encoded part (LbEndpoint or the skeleton); false withholds the whole assignment. */
   constructor(root: ProtoRoot, check: (res: AnyMessage) => boolean = () => true) {
@@ -153,7 +155,11 @@ export class LoadAssignmentEncoder {
       for (const ep of eps) {
         const health = healthOf(ep);
         if (health === 'HEALTHY') healthy += 1;
-        const key = JSON.stringify([ep.id, ep.ip, ep.port, health, ep.weight, ep.ready, ep.serving, ep.terminating, ep.nodeName, ep.hintsForZones, ep.labels]);
+        let key = this.#keys.get(ep);
+        if (key === undefined) {
+          key = JSON.stringify([ep.id, ep.ip, ep.port, health, ep.weight, ep.ready, ep.serving, ep.terminating, ep.nodeName, ep.hintsForZones, ep.labels]);
+          this.#keys.set(ep, key);
+        }
         let bytes = next.get(key) ?? this.#cache.get(key);
         if (!bytes) {
           const meta: Record<string, unknown> = { id: ep.id, ready: ep.ready, serving: ep.serving, terminating: ep.terminating, labels: { ...ep.labels } };
