@@ -2,7 +2,7 @@
  * A node process for log-crash.int.test.ts: consumes its partitions into a 2-shard store and prints its
  * applied offsets as JSON lines. SIGTERM closes it cleanly (final flush); SIGKILL is the crash.
  *
- * argv: <redis|nats> <topic> <dir> <partitions comma-separated> <partition count> <segment|kv>
+ * argv: <redis|nats> <topic> <dir> <partitions comma-separated> <partition count> <segment|kv|tsdb>
  */
 import { Redis } from 'ioredis';
 import { connect } from 'nats';
@@ -10,7 +10,7 @@ import { createLogNode, openShardedTsdb, type LogSource } from '../src/index.js'
 import { createRedisLog } from '../src/adapters/redis/index.js';
 import { createJetStreamLog } from '../src/adapters/nats/index.js';
 
-const [kind, topic, dir, parts, count, storeKind] = process.argv.slice(2) as [string, string, string, string, string, 'segment' | 'kv'];
+const [kind, topic, dir, parts, count, storeKind] = process.argv.slice(2) as [string, string, string, string, string, 'segment' | 'kv' | 'tsdb'];
 const partitions = parts.split(',').map(Number);
 let log: LogSource;
 let closeConn: () => Promise<void>;

@@ -54,7 +54,7 @@ describe('openShardedTsdb', () => {
     expect(db.stats()).toMatchObject({ shards: 2, points: 1000, writes: 2, queries: 2 });
   });
 
-  it.each(['segment', 'kv'] as const)('%s store: keeps flushed points and log offsets across a reopen, drops unflushed ones, skips applied positions', async (store) => {
+  it.each(['segment', 'kv', 'tsdb'] as const)('%s store: keeps flushed points and log offsets across a reopen, drops unflushed ones, skips applied positions', async (store) => {
     const dir = tmp();
     {
       const db = await openShardedTsdb({ dir, shards: 2, store });
@@ -67,7 +67,7 @@ describe('openShardedTsdb', () => {
       await db.close();
     }
     await using db = await openShardedTsdb({ dir, shards: 2, store });
-    // the segment store drops what was not flushed; the engine flushes its memtable on a clean close
+    // the segment and tsdb stores drop what was not flushed; the KV engine flushes its memtable on a clean close
     const closeKeeps = store === 'kv';
     expect((await db.offsets(true)).map((m) => m.get(3))).toEqual(closeKeeps ? [11n, 11n] : [10n, 10n]);
     const rows = await db.query({ metric: 'cpu', fromMs: 0, toMs: 1e9 });
@@ -94,7 +94,7 @@ describe('openShardedTsdb', () => {
     expect(rows.reduce((n, r) => n + r.t.length, 0)).toBe(6000);
   });
 
-  it.each(['segment', 'kv'] as const)('%s store: a write of several batches sharing series keeps every point', async (store) => {
+  it.each(['segment', 'kv', 'tsdb'] as const)('%s store: a write of several batches sharing series keeps every point', async (store) => {
     await using db = await openShardedTsdb({ dir: tmp(), shards: 2, store });
     const a = points(40, 4);
     const b = points(40, 4).map((p) => ({ ...p, t: p.t + 10_000 }));

@@ -2,6 +2,7 @@ import { LsmError } from '../errors.js';
 import { decodePointBatch } from './columnar.js';
 import { checkQuery, type PointQuery, type SeriesResult } from './query.js';
 import { openKvShardStore } from './kv-store.js';
+import { openTsdbShardStore } from './tsdb-store.js';
 import { openSegmentStore, type ShardStore, type ShardStoreStats } from './segment-store.js';
 
 /** Position in a log of the data a write carries: the offset of the last record it contains. */
@@ -20,7 +21,7 @@ export interface ShardHostOptions {
    */
   storeModule?: string | undefined;
   /** Built-in store when no storeModule: `'segment'` or `'kv'` (the package's engine). @defaultValue 'segment' */
-  store?: 'segment' | 'kv' | undefined;
+  store?: 'segment' | 'kv' | 'tsdb' | undefined;
 }
 
 /** Counters of one shard. */
@@ -75,7 +76,9 @@ export class ShardHost {
         ? await openCustomStore(opts.storeModule, opts.dir)
         : opts.store === 'kv'
           ? await openKvShardStore(opts.dir)
-          : await openSegmentStore(opts.dir);
+          : opts.store === 'tsdb'
+            ? await openTsdbShardStore(opts.dir)
+            : await openSegmentStore(opts.dir);
     const applied = new Map<number, bigint>();
     for (const [k, v] of store.meta()) {
       if (k.startsWith(OFFSET_PREFIX)) applied.set(Number(k.slice(OFFSET_PREFIX.length)), BigInt(v));

@@ -33,9 +33,10 @@ export interface ShardedTsdbOptions {
   /**
    * The built-in store of each shard when no `storeModule` is given: `'segment'` (points in memory, one
    * fsynced segment file per flush) or `'kv'` (the package's LSM engine with `wal: false`: memtable arena,
-   * sorted tables, block cache and compaction per shard). @defaultValue 'segment'
+   * sorted tables, block cache and compaction per shard) or `'tsdb'` (the time-series layer, `openTsdb`
+   * with `wal: false`: Gorilla chunks, tag index, time pruning). @defaultValue 'segment'
    */
-  store?: 'segment' | 'kv' | undefined;
+  store?: 'segment' | 'kv' | 'tsdb' | undefined;
 }
 
 /** Options of a write. */
@@ -404,7 +405,7 @@ export async function openShardedTsdb(options: ShardedTsdbOptions): Promise<Shar
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new LsmError('LSM_INVALID_ARGUMENT', 'maxInFlightWrites must be a positive integer');
   const storeModule = options.storeModule === undefined ? undefined : String(options.storeModule);
   const store = options.store ?? 'segment';
-  if (store !== 'segment' && store !== 'kv') throw new LsmError('LSM_INVALID_ARGUMENT', `store must be 'segment' or 'kv'`);
+  if (store !== 'segment' && store !== 'kv' && store !== 'tsdb') throw new LsmError('LSM_INVALID_ARGUMENT', `store must be 'segment', 'kv' or 'tsdb'`);
   const clients = Array.from({ length: shards }, (_, i) => new ShardClient({ dir: join(options.dir, `shard-${i}`), shard: i, storeModule, store }));
   const schedulers = clients.map(() => createQueryScheduler(options.scheduler));
   const admission = createAdmissionController({
