@@ -106,6 +106,29 @@ describe('zone-aware routing', () => {
     expect((c.e1! + c.e2!) / n).toBeCloseTo(0.25, 1.5);
     expect(c.e3! / n).toBeCloseTo(0.125, 1.5);
   });
+  it('falls back to all zones when the local zone becomes unhealthy, and back again', () => {
+    const set = createEndpointSet();
+    set.replaceAll(eps(9, (i) => ({ zone: ['A', 'B', 'C'][i % 3] })));
+    const picker = createPicker(set, zoneAware(p2c(), { localZone: 'A', callerZoneShares: { A: 1, B: 1, C: 1 } }), {
+      random: createRng(2).next,
+    });
+    const zonesSeen = () => {
+      const z = new Set<string>();
+      for (let i = 0; i < 300; i++) z.add(picker.pick()!.zone!);
+      return [...z].sort();
+    };
+    expect(zonesSeen()).toEqual(['A']);
+    for (const i of [0, 3, 6]) set.upsert({ id: `e${i}`, address: `10.0.0.${i}:80`, zone: 'A', ready: false });
+    expect(zonesSeen()).toEqual(['B', 'C']);
+    set.upsert({ id: 'e3', address: '10.0.0.3:80', zone: 'A', ready: true });
+    // 1 of 7 healthy upstreams is local (14 %) for 33 % of callers: 43 % stays local, the rest spills
+    const z = new Map<string, number>();
+    for (let i = 0; i < 7000; i++) {
+      const zone = picker.pick()!.zone!;
+      z.set(zone, (z.get(zone) ?? 0) + 1);
+    }
+    expect(z.get('A')! / 7000).toBeCloseTo(3 / 7, 1);
+  });
 });
 
 describe('slow start', () => {
