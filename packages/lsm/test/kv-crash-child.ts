@@ -2,7 +2,7 @@
  * Child process of kv-crash.test.ts: writes with WAL sync=always and prints `ack <op> <key>` after each
  * acknowledged write, until it is SIGKILLed. Args: dir, cycle, seed.
  */
-import { openDb } from '../src/index.js';
+import { openDb } from '../src/kv/db.js';
 
 const [dir, cycleArg, seedArg] = process.argv.slice(2);
 const cycle = Number(cycleArg);

@@ -68,5 +68,5 @@ describe('kv crash safety (SIGKILL)', () => {
       }
     }
     expect(expected.size).toBeGreaterThan(CYCLES);
-  }, 180_000);
+  }, 300_000);
 });
