@@ -27,3 +27,5 @@ export type { PollingRelayOptions, PollingRelayStats } from './relay/polling-rel
 export { backoffDelay } from './relay/backoff.js';
 export { Consumer } from './consumer/consumer.js';
 export type { ConsumerOptions, ConsumerStats } from './consumer/consumer.js';
+export { outboxEventsOf, changeEventsOf, changeId } from './cdc/routing.js';
+export type { OutboxRouterOptions, TableRouterOptions } from './cdc/routing.js';

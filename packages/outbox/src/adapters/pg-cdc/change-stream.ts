@@ -304,7 +304,8 @@ export class PgChangeStream implements AsyncIterable<CdcTransaction> {
         while (true) {
           const { rows } = await reader.query(`fetch ${this.#opts.snapshotBatchRows} from dataplane_snap`);
           for (const row of rows) {
-            batch.push({ op: 'r', before: null, after: row, key, source: { lsn, txid: 0, schema: t.schema, table: t.table, ts, seq: 0, snapshot: true } });
+            // each snapshot row gets its own position: they share the slot's LSN
+            batch.push({ op: 'r', before: null, after: row, key, source: { lsn, txid: 0, schema: t.schema, table: t.table, ts, seq: this.#snapshotRows, snapshot: true } });
             this.#snapshotRows++;
           }
           if (batch.length >= this.#opts.snapshotBatchRows) await flush();

@@ -7,4 +7,6 @@
 export { PgChangeStream, createPgChangeStream } from './change-stream.js';
 export type { PgChangeStreamOptions, PgChangeStreamStats } from './change-stream.js';
 export { createPgReplicaStore } from './pg-replica-store.js';
-export type { PgReplicaStoreOptions, PgPoolLike } from './pg-replica-store.js';
+export type { PgReplicaStoreOptions } from './pg-replica-store.js';
+export { createOutboxCdcRelay, createTableCdcRelay } from './relays.js';
+export type { OutboxCdcRelayOptions, TableCdcRelayOptions } from './relays.js';

@@ -2,12 +2,7 @@ import { OutboxError } from '../../errors.js';
 import type { Row } from '../../cdc/change-event.js';
 import type { ReplicaStore, ReplicaVersion, ReplicaWrite } from '../../replica/replica.js';
 import { compareVersions } from '../../replica/replica.js';
-
-/** The subset of a `pg` Pool the replica store uses (node-postgres `Pool` satisfies it). */
-export interface PgPoolLike {
-  connect(): Promise<{ query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>; release(err?: Error | boolean): void }>;
-  query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
-}
+import type { PgPoolLike } from '../pg/store.js';
 
 /** Options of {@link createPgReplicaStore}. */
 export interface PgReplicaStoreOptions {
