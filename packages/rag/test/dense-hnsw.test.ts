@@ -83,6 +83,23 @@ describe('HNSW', () => {
     expect(small.search(vs[3] as Float32Array, 1)[0]?.score).toBeCloseTo(1, 5);
   });
 
+  it('the JavaScript path (dimensions not a multiple of 4) and the SIMD path agree with brute force', () => {
+    for (const dim of [30, 32]) {
+      const data = clustered(600, dim, 11);
+      const idx = new HnswIndex({ dimensions: dim, M: 8, exactBelow: 0 });
+      for (const v of data) idx.add(v);
+      let hit = 0;
+      for (const q of clustered(20, dim, 12)) {
+        const truth = new Set(exactTop(data, q, 10));
+        const res = idx.search(q, 10, { ef: 200 });
+        for (const h of res) if (truth.has(h.node)) hit++;
+        const exact = idx.search(q, 10, { exact: true });
+        expect(exact.map((h) => h.node)).toEqual(exactTop(data, q, 10));
+      }
+      expect(hit / 200).toBeGreaterThan(0.95);
+    }
+  });
+
   it('rejects bad vectors and parameters', () => {
     const idx = new HnswIndex({ dimensions: 3 });
     expect(() => idx.add(new Float32Array(2))).toThrow(RagError);

@@ -1,5 +1,6 @@
 import { RagError } from '../errors.js';
 import { DistHeap } from './heap.js';
+import { createSimdDot, type SimdDot } from './simd-dot.js';
 
 /** Options of {@link HnswIndex}. */
 export interface HnswOptions {
@@ -50,6 +51,11 @@ export class HnswIndex {
   efSearch: number;
   readonly exactBelow: number;
   private vectors: Float32Array;
+  /** The query (normalised) of the running search or insert. */
+  private qbuf: Float32Array;
+  /** WebAssembly SIMD kernel (vectors live in its memory), when available and dimensions % 4 === 0. */
+  private readonly simd: SimdDot | undefined;
+  private readonly base: number;
   private levels: Int8Array;
   /** Layer-0 links: node * (M0 + 1), first slot is the count. */
   private links0: Int32Array;
@@ -80,7 +86,15 @@ export class HnswIndex {
     this.rng = (opts.seed ?? 42) >>> 0 || 1;
     this.levelMult = 1 / Math.log(this.M);
     const cap = 64;
-    this.vectors = new Float32Array(cap * d);
+    this.simd = d % 4 === 0 ? createSimdDot(Math.ceil((d * 4 * (cap + 1)) / 65536)) : undefined;
+    this.base = d * 4;
+    if (this.simd !== undefined) {
+      this.vectors = new Float32Array(this.simd.memory.buffer, this.base, cap * d);
+      this.qbuf = new Float32Array(this.simd.memory.buffer, 0, d);
+    } else {
+      this.vectors = new Float32Array(cap * d);
+      this.qbuf = new Float32Array(d);
+    }
     this.levels = new Int8Array(cap);
     this.links0 = new Int32Array(cap * (this.M0 + 1));
     this.deleted = new Uint8Array(cap);
@@ -113,9 +127,17 @@ export class HnswIndex {
   private grow(): void {
     const cap = this.levels.length * 2;
     const d = this.dimensions;
-    const v = new Float32Array(cap * d);
-    v.set(this.vectors);
-    this.vectors = v;
+    if (this.simd !== undefined) {
+      const mem = this.simd.memory;
+      const need = Math.ceil((this.base + cap * d * 4) / 65536) - mem.buffer.byteLength / 65536;
+      if (need > 0) mem.grow(need);
+      this.vectors = new Float32Array(mem.buffer, this.base, cap * d);
+      this.qbuf = new Float32Array(mem.buffer, 0, d);
+    } else {
+      const v = new Float32Array(cap * d);
+      v.set(this.vectors);
+      this.vectors = v;
+    }
     const l = new Int8Array(cap);
     l.set(this.levels);
     this.levels = l;
@@ -129,7 +151,7 @@ export class HnswIndex {
     this.visitMark = 0;
   }
 
-  /** 1 - dot(q[qOff..], node); 4-way unrolled. */
+  /** 1 - dot(q[qOff..], node) in JavaScript; 4-way unrolled. */
   private distAt(q: Float32Array, qOff: number, node: number): number {
     const d = this.dimensions;
     const v = this.vectors;
@@ -149,11 +171,19 @@ export class HnswIndex {
     return 1 - (a + b + c + e);
   }
 
-  private dist(q: Float32Array, node: number): number {
-    return this.distAt(q, 0, node);
+  /** Distance from the current query (in `qbuf`) to `node`. */
+  private distQ(node: number): number {
+    const simd = this.simd;
+    if (simd !== undefined) return 1 - simd.dot(0, this.base + node * this.dimensions * 4, this.dimensions >> 2);
+    return this.distAt(this.qbuf, 0, node);
   }
 
   private distNodes(x: number, y: number): number {
+    const simd = this.simd;
+    if (simd !== undefined) {
+      const stride = this.dimensions * 4;
+      return 1 - simd.dot(this.base + x * stride, this.base + y * stride, this.dimensions >> 2);
+    }
     return this.distAt(this.vectors, x * this.dimensions, y);
   }
 
@@ -185,7 +215,7 @@ export class HnswIndex {
     cand.clear();
     res.clear();
     for (const e of entries) {
-      const dd = this.dist(q, e);
+      const dd = this.distQ(e);
       this.visited[e] = mark;
       cand.push(e, dd);
       res.push(e, dd);
@@ -202,7 +232,7 @@ export class HnswIndex {
         const nb = arr[off + i] as number;
         if (this.visited[nb] === mark) continue;
         this.visited[nb] = mark;
-        const dd = this.dist(q, nb);
+        const dd = this.distQ(nb);
         if (res.size < ef || dd < res.topDist()) {
           cand.push(nb, dd);
           res.push(nb, dd);
@@ -304,7 +334,8 @@ export class HnswIndex {
       this.maxLevel = level;
       return node;
     }
-    const q = this.vectorOf(node);
+    const q = this.qbuf;
+    q.set(this.vectorOf(node));
     let ep = this.entry;
     for (let l = this.maxLevel; l > level; l--) ep = this.greedy(q, ep, l);
     let entries = [ep];
@@ -325,7 +356,7 @@ export class HnswIndex {
 
   private greedy(q: Float32Array, start: number, level: number): number {
     let cur = start;
-    let curD = this.dist(q, cur);
+    let curD = this.distQ(cur);
     for (let changed = true; changed; ) {
       changed = false;
       const arr = level === 0 ? this.links0 : (this.upper[cur] as Int32Array);
@@ -333,7 +364,7 @@ export class HnswIndex {
       const n = arr[off] as number;
       for (let i = 1; i <= n; i++) {
         const nb = arr[off + i] as number;
-        const dd = this.dist(q, nb);
+        const dd = this.distQ(nb);
         if (dd < curD) {
           curD = dd;
           cur = nb;
@@ -374,7 +405,7 @@ export class HnswIndex {
     if (k <= 0 || this.liveCount === 0) return [];
     let norm = 0;
     for (let i = 0; i < d; i++) norm += (query[i] as number) * (query[i] as number);
-    const q = new Float32Array(d);
+    const q = this.qbuf;
     const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
     for (let i = 0; i < d; i++) q[i] = (query[i] as number) * inv;
     const accept = opts.accept;
@@ -402,7 +433,7 @@ export class HnswIndex {
     res.clear();
     for (let n = 0; n < this.count; n++) {
       if (this.deleted[n] === 1 || (accept !== undefined && !accept(n))) continue;
-      const dd = this.dist(q, n);
+      const dd = this.distQ(n);
       if (res.size < k) res.push(n, dd);
       else if (dd < res.topDist()) {
         res.pop();
