@@ -26,7 +26,7 @@ export { slowStart, slowStartFactor } from './pickers/slow-start.js';
 export type { SlowStartOptions } from './pickers/slow-start.js';
 export { outlierAware } from './pickers/outlier-aware.js';
 export type { OutlierOptions } from './pickers/outlier-aware.js';
-export type { Picker, PickerFactory } from './pickers/types.js';
+export type { Picker, PickerFactory, PickerStats } from './pickers/types.js';
 export { resolveScenario, SIM_ROUTINGS } from './sim/scenario.js';
 export type { Scenario, SimRouting, ResolvedScenario } from './sim/scenario.js';
 export { simulateRun } from './sim/engine.js';

@@ -73,6 +73,7 @@ describe('basic pickers', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 200; i++) seen.add(picker.pick()!.id);
     expect(seen.size).toBe(4);
+    expect(picker.stats()).toEqual({ picks: 200, empty: 1, panic: true });
     const strict = createPicker(set, p2c(), { panicThresholdPercent: 0 });
     for (let i = 0; i < 50; i++) expect(strict.pick()!.id).toBe('e0');
   });

@@ -4,7 +4,7 @@ import type { SetCore } from '../endpoints/endpoint-set.js';
 import type { Endpoint, EndpointSet } from '../endpoints/types.js';
 import { createRng } from '../random/xoshiro.js';
 import { ensureCapacity, markUniform, newCandidates } from './types.js';
-import type { CandidateSource, Candidates, Picker, PickerFactory } from './types.js';
+import type { CandidateSource, Candidates, Picker, PickerFactory, PickerStats } from './types.js';
 
 /**
  * Options of {@link createPicker}.
@@ -106,8 +106,11 @@ export function createPicker(set: EndpointSet, factory: PickerFactory, opts: Cre
     random = rng.next;
   }
   const closers: (() => void)[] = [];
-  const stage = factory.bind(new RootSource(core, panicPct), { core, random, onClose: (fn) => closers.push(fn) });
+  const root = new RootSource(core, panicPct);
+  const stage = factory.bind(root, { core, random, onClose: (fn) => closers.push(fn) });
   let closed = false;
+  let picks = 0;
+  let empty = 0;
   const close = (): void => {
     if (closed) return;
     closed = true;
@@ -117,7 +120,16 @@ export function createPicker(set: EndpointSet, factory: PickerFactory, opts: Cre
     name: factory.name,
     pick(): Endpoint | undefined {
       const s = stage.pickSlot();
-      return s < 0 ? undefined : core.bySlot[s];
+      if (s < 0) {
+        empty++;
+        return undefined;
+      }
+      picks++;
+      return core.bySlot[s];
+    },
+    stats(): PickerStats {
+      root.current();
+      return { picks, empty, panic: root.panic };
     },
     close,
     [Symbol.dispose]: close,

@@ -11,10 +11,26 @@ export interface Picker {
   readonly name: string;
   /** Picks an endpoint for one request, or `undefined` when the set has none to offer. */
   pick(): Endpoint | undefined;
+  /** A plain snapshot of the picker's counters. */
+  stats(): PickerStats;
   /** Releases subscriptions (idempotent). */
   close(): void;
   /** Same as {@link Picker.close}. */
   [Symbol.dispose](): void;
+}
+
+/**
+ * Counters of a {@link Picker}.
+ *
+ * @since 0.1.0
+ */
+export interface PickerStats {
+  /** Picks that returned an endpoint. */
+  readonly picks: number;
+  /** Picks that returned `undefined`. */
+  readonly empty: number;
+  /** Whether the set is in panic (too few eligible endpoints, every endpoint is a candidate). */
+  readonly panic: boolean;
 }
 
 /**
