@@ -7,7 +7,7 @@ const require = createRequire(import.meta.url);
 const deps = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
 
 /** An independent ADS test client built with @grpc/proto-loader's own loadSync (not our loader). */
-export function adsClient(port: number): { client: grpc.Client; stream: () => RawStream } {
+export function adsClient(port: number): { client: grpc.Client; stream: () => RawStream; delta: () => RawStream } {
   const def = protoLoader.loadSync('envoy/service/discovery/v3/ads.proto', {
     keepCase: true,
     longs: String,
@@ -22,14 +22,17 @@ export function adsClient(port: number): { client: grpc.Client; stream: () => Ra
   return {
     client,
     stream: () => new RawStream((client as any).StreamAggregatedResources()),
+    delta: () => new RawStream((client as any).DeltaAggregatedResources()),
   };
 }
 
 export interface Resp {
   version_info: string;
+  system_version_info?: string;
+  removed_resources?: string[];
   nonce: string;
   type_url: string;
-  resources: { type_url: string; value: Buffer }[];
+  resources: any[];
 }
 
 /** A duplex ADS stream with a queue of responses. */

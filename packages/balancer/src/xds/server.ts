@@ -1,6 +1,13 @@
 import type * as grpc from '@grpc/grpc-js';
 import { BalancerError } from '../errors.js';
-import { adsServiceDefinition, type DiscoveryRequest, type DiscoveryResponse, loadGrpc } from './grpc-loader.js';
+import {
+  adsServiceDefinition,
+  type DeltaDiscoveryRequest,
+  type DeltaDiscoveryResponse,
+  type DiscoveryRequest,
+  type DiscoveryResponse,
+  loadGrpc,
+} from './grpc-loader.js';
 import { type AnyMessage, loadXdsProtos, type ProtoRoot, TYPE_URLS } from './protos.js';
 import { buildCluster, buildListener, buildRoute, LoadAssignmentEncoder } from './resources.js';
 import type { Topology, TopologyService } from './topology.js';
@@ -93,6 +100,21 @@ interface Subscription {
   version: string;
 }
 
+interface DeltaSubscription {
+  wildcard: boolean;
+  names: Set<string>;
+  /** What the client holds: name -> version. */
+  sent: Map<string, string>;
+  nonce: string;
+}
+
+interface DeltaStreamState {
+  call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
+  nodeId: string;
+  zone: string | undefined;
+  subs: Map<string, DeltaSubscription>;
+}
+
 interface StreamState {
   call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
   nodeId: string;
@@ -123,6 +145,7 @@ export class XdsServer implements AsyncDisposable {
   readonly #onInvalid: XdsServerOptions['onInvalid'];
   readonly #services = new Map<string, ServiceEntry>();
   readonly #streams = new Set<StreamState>();
+  readonly #deltaStreams = new Set<DeltaStreamState>();
   #root: ProtoRoot | undefined;
   #server: grpc.Server | undefined;
   #port = 0;
@@ -166,6 +189,7 @@ export class XdsServer implements AsyncDisposable {
       const server = new grpcJs.Server({ 'grpc.keepalive_permit_without_calls': 1 });
       server.addService(adsServiceDefinition(), {
         StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.#onStream(call),
+        DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => this.#onDeltaStream(call),
       });
       server.bindAsync(`${this.#opts.host}:${this.#opts.port}`, grpcJs.ServerCredentials.createInsecure(), (err, port) => {
         if (err) {
@@ -216,12 +240,12 @@ export class XdsServer implements AsyncDisposable {
   /** A plain snapshot of the counters. */
   stats(): XdsServerStats {
     const streamsByZone: Record<string, number> = {};
-    for (const s of this.#streams) streamsByZone[s.zone ?? ''] = (streamsByZone[s.zone ?? ''] ?? 0) + 1;
+    for (const s of [...this.#streams, ...this.#deltaStreams]) streamsByZone[s.zone ?? ''] = (streamsByZone[s.zone ?? ''] ?? 0) + 1;
     return {
       started: this.#server !== undefined,
       version: this.#version,
       services: this.#services.size,
-      streams: this.#streams.size,
+      streams: this.#streams.size + this.#deltaStreams.size,
       ...this.#counters,
       streamsByZone,
     };
@@ -234,6 +258,8 @@ export class XdsServer implements AsyncDisposable {
     await this.#starting?.catch(() => undefined);
     for (const s of this.#streams) s.call.end();
     this.#streams.clear();
+    for (const s of this.#deltaStreams) s.call.end();
+    this.#deltaStreams.clear();
     const server = this.#server;
     if (!server) return;
     await new Promise<void>((resolve) => {
@@ -389,6 +415,117 @@ export class XdsServer implements AsyncDisposable {
 
   #pushAll(): void {
     for (const state of this.#streams) for (const [typeUrl, sub] of state.subs) this.#send(state, typeUrl, sub, false);
+    for (const state of this.#deltaStreams) for (const [typeUrl, sub] of state.subs) this.#sendDelta(state, typeUrl, sub);
+  }
+
+  #onDeltaStream(call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>): void {
+    if (this.#closed) {
+      call.end();
+      return;
+    }
+    const state: DeltaStreamState = { call, nodeId: '', zone: undefined, subs: new Map() };
+    this.#deltaStreams.add(state);
+    const drop = (): void => {
+      this.#deltaStreams.delete(state);
+    };
+    call.on('data', (req: DeltaDiscoveryRequest) => {
+      try {
+        this.#onDeltaRequest(state, req);
+      } catch (err) {
+        call.destroy(err as Error);
+        drop();
+      }
+    });
+    call.on('end', () => {
+      drop();
+      call.end();
+    });
+    call.on('error', drop);
+    call.on('cancelled', drop);
+    call.on('close', drop);
+  }
+
+  /**
+   * Incremental xDS: subscriptions change by `resource_names_subscribe` / `_unsubscribe` (a first LDS/CDS
+   * request without names, or `*`, is a wildcard); only resources whose version differs from what the client
+   * holds (`initial_resource_versions`, then what was sent) are sent, and deleted ones are listed in
+   * `removed_resources`. ACK/NACK as in state of the world: a NACKed version is not re-sent.
+   */
+  #onDeltaRequest(state: DeltaStreamState, req: DeltaDiscoveryRequest): void {
+    this.#counters.requests += 1;
+    if (req.node) {
+      state.nodeId = req.node.id ?? state.nodeId;
+      const zone = req.node.locality?.zone;
+      if (zone !== undefined && zone !== '') state.zone = zone;
+    }
+    const typeUrl = req.type_url ?? '';
+    if (![TYPE_URLS.listener, TYPE_URLS.route, TYPE_URLS.cluster, TYPE_URLS.endpoint].includes(typeUrl as never)) return;
+    const subscribe = req.resource_names_subscribe ?? [];
+    const unsubscribe = req.resource_names_unsubscribe ?? [];
+    let sub = state.subs.get(typeUrl);
+    if (!sub) {
+      const wildcardable = typeUrl === TYPE_URLS.listener || typeUrl === TYPE_URLS.cluster;
+      sub = { wildcard: wildcardable && subscribe.length === 0, names: new Set(), sent: new Map(), nonce: '' };
+      for (const [name, version] of Object.entries(req.initial_resource_versions ?? {})) sub.sent.set(name, version);
+      state.subs.set(typeUrl, sub);
+    }
+    const nonce = req.response_nonce ?? '';
+    if (nonce !== '' && nonce === sub.nonce) {
+      if (req.error_detail) {
+        this.#counters.nacks += 1;
+        this.#onNack?.({
+          typeUrl,
+          nodeId: state.nodeId,
+          zone: state.zone,
+          nonce,
+          rejectedVersion: String(this.#version),
+          keptVersion: '',
+          message: req.error_detail.message ?? '',
+        });
+      } else this.#counters.acks += 1;
+    } else if (nonce !== '') this.#counters.staleRequests += 1;
+    for (const name of subscribe) {
+      if (name === '*') sub.wildcard = true;
+      else sub.names.add(name);
+    }
+    for (const name of unsubscribe) {
+      if (name === '*') sub.wildcard = false;
+      else {
+        sub.names.delete(name);
+        if (!sub.wildcard) sub.sent.delete(name);
+      }
+    }
+    this.#sendDelta(state, typeUrl, sub);
+  }
+
+  #sendDelta(state: DeltaStreamState, typeUrl: string, sub: DeltaSubscription): void {
+    const resources: DeltaDiscoveryResponse['resources'] = [];
+    const removed: string[] = [];
+    const wanted = sub.wildcard ? new Set([...this.#services.keys(), ...sub.names]) : sub.names;
+    for (const name of wanted) {
+      const entry = this.#services.get(name);
+      if (!entry) {
+        if (sub.sent.delete(name)) removed.push(name);
+        continue;
+      }
+      const [res, v] = this.#resource(entry, typeUrl, state.zone);
+      const version = String(v);
+      if (sub.sent.get(name) === version) continue;
+      sub.sent.set(name, version);
+      resources.push({ name, version, resource: res });
+    }
+    if (sub.wildcard) {
+      for (const name of [...sub.sent.keys()]) {
+        if (!this.#services.has(name)) {
+          sub.sent.delete(name);
+          removed.push(name);
+        }
+      }
+    }
+    if (resources.length === 0 && removed.length === 0) return;
+    sub.nonce = String(++this.#nonce);
+    this.#counters.responses += 1;
+    state.call.write({ system_version_info: String(this.#version), resources, type_url: typeUrl, removed_resources: removed, nonce: sub.nonce });
   }
 
   #send(state: StreamState, typeUrl: string, sub: Subscription, force: boolean): void {
