@@ -32,32 +32,60 @@ export function roundRobin(): PickerFactory {
   };
 }
 
-/** @internal Weighted sampling table (cumulative weights, binary search). */
+/** @internal Weighted sampling in O(1): Vose's alias table, rebuilt in O(n) when the candidates change. */
 export class WeightedSampler {
-  private cum = new Float64Array(16);
+  private prob = new Float64Array(16);
+  private alias = new Int32Array(16);
+  private small = new Int32Array(16);
+  private large = new Int32Array(16);
   private seen = -1;
+  private build(c: Candidates): void {
+    const n = c.count;
+    if (this.prob.length < n) {
+      this.prob = new Float64Array(c.slots.length);
+      this.alias = new Int32Array(c.slots.length);
+      this.small = new Int32Array(c.slots.length);
+      this.large = new Int32Array(c.slots.length);
+    }
+    let total = 0;
+    for (let i = 0; i < n; i++) total += c.weights[i]!;
+    let ns = 0;
+    let nl = 0;
+    for (let i = 0; i < n; i++) {
+      const p = (c.weights[i]! * n) / total;
+      this.prob[i] = p;
+      this.alias[i] = i;
+      if (p < 1) this.small[ns++] = i;
+      else this.large[nl++] = i;
+    }
+    while (ns > 0 && nl > 0) {
+      const s = this.small[--ns]!;
+      const l = this.large[nl - 1]!;
+      this.alias[s] = l;
+      const pl = this.prob[l]! + this.prob[s]! - 1;
+      this.prob[l] = pl;
+      if (pl < 1) {
+        nl--;
+        this.small[ns++] = l;
+      }
+    }
+    while (nl > 0) this.prob[this.large[--nl]!] = 1;
+    while (ns > 0) this.prob[this.small[--ns]!] = 1; // rounding leftovers
+  }
   sample(c: Candidates, u: number): number {
     if (c.uniform) return Math.floor(u * c.count);
     if (this.seen !== c.version) {
       this.seen = c.version;
-      if (this.cum.length < c.count) this.cum = new Float64Array(c.slots.length);
-      let acc = 0;
-      for (let i = 0; i < c.count; i++) this.cum[i] = acc += c.weights[i]!;
+      this.build(c);
     }
-    const target = u * this.cum[c.count - 1]!;
-    let lo = 0;
-    let hi = c.count - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.cum[mid]! > target) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
+    const x = u * c.count;
+    const i = Math.floor(x);
+    return x - i < this.prob[i]! ? i : this.alias[i]!;
   }
 }
 
 /**
- * Random choice, proportional to weight (uniform when all weights are equal).
+ * Random choice, proportional to weight (uniform when all weights are equal; an alias table otherwise, O(1) per pick).
  *
  * @returns the picker factory.
  * @example
