@@ -11,6 +11,7 @@ import { BlockCache } from './block-cache.js';
 import { LevelCursor, MemCursor, MergeIterator, TableCursor, type Cursor, type ValueRef } from './cursor.js';
 import { lockDir } from './lock.js';
 import { readManifest, syncDir, writeManifest, type ManifestState } from './manifest.js';
+import { MAX_SLABS } from './arena.js';
 import { KIND_DEL, KIND_PUT, Memtable, type MemGetResult } from './memtable.js';
 import { TableBuilder, type TableProps } from './table-builder.js';
 import { DecodedBlock, TableReader } from './table-reader.js';
@@ -217,6 +218,17 @@ class DbImpl implements Db {
     if (kinds.length === 0) return;
     if (this.needsStall()) await this.stall();
     this.ensureOpen();
+    let total = 0;
+    let large = 0;
+    const quarter = this.o.arenaSlabBytes >>> 2;
+    for (let i = 0; i < kinds.length; i++) {
+      const n = keys[i]!.length + (vals[i]?.length ?? 0) + 64;
+      total += n;
+      if (n > quarter) large++;
+    }
+    const arenaCap = this.o.arenaSlabBytes * 1024;
+    if (total > arenaCap) throw new LsmError('LSM_INVALID_ARGUMENT', `batch of ${total} bytes exceeds the memtable arena (${arenaCap} bytes)`);
+    if (this.mem.arena.reserved + total > arenaCap || this.mem.arena.slabs.length + large + total / this.o.arenaSlabBytes + 2 > MAX_SLABS) this.rotate();
     const first = this.seq + 1;
     this.seq += kinds.length;
     let durable: Promise<void> | undefined;
