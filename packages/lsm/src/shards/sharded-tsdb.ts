@@ -34,7 +34,9 @@ export interface ShardedTsdbOptions {
    * The built-in store of each shard when no `storeModule` is given: `'segment'` (points in memory, one
    * fsynced segment file per flush) or `'kv'` (the package's LSM engine with `wal: false`: memtable arena,
    * sorted tables, block cache and compaction per shard) or `'tsdb'` (the time-series layer, `openTsdb`
-   * with `wal: false`: Gorilla chunks, tag index, time pruning). @defaultValue 'segment'
+   * with `wal: false`: Gorilla chunks, tag index, time pruning). The two engine-backed stores are
+   * experimental: the SIGKILL crash test once lost points with them on a heavily loaded machine.
+   * @defaultValue 'segment'
    */
   store?: 'segment' | 'kv' | 'tsdb' | undefined;
 }
