@@ -65,3 +65,5 @@ export { classifyQuery, createRouter } from './routing/router.js';
 export type { ClassifierHook, Complexity, Intent, QueryClass, RouteDecision, RouteModel, Router, RouterOptions } from './routing/router.js';
 export { createSession, rewriteFollowUp } from './conversation/session.js';
 export type { RewriteOptions, Session, Turn } from './conversation/session.js';
+export { createAnswerPipeline } from './pipeline/answer-pipeline.js';
+export type { AnswerPipeline, AnswerPipelineOptions, AnswerResult, AnswerSourceRef, AskOptions, SourceDocument } from './pipeline/answer-pipeline.js';

@@ -70,7 +70,7 @@ export async function verifyCitations(answer: string, sources: readonly AnswerSo
     }
     const citations: number[] = [];
     for (const m of body.matchAll(CITE)) for (const n of (m[1] as string).split(',')) citations.push(Number(n.trim()));
-    const text = body.replace(CITE, '').trim();
+    const text = body.replace(CITE, '').replace(/\s+([.!?,;:])/g, '$1').trim();
     if (text !== '') sents.push({ text, citations });
   }
   const out: AnswerSentence[] = sents.map((s) => {
