@@ -113,7 +113,7 @@ describe('grpc-js policy dataplane_p2c', () => {
     const bs = [
       await backend('fast1', { delayMs: 2 }),
       await backend('fast2', { delayMs: 2 }),
-      await backend('slow', { delayMs: 60 }),
+      await backend('slow', { delayMs: 150 }),
       await backend('failing', { fail: true }),
     ];
     backends.push(...bs);
