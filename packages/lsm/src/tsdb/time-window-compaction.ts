@@ -54,7 +54,7 @@ export function timeWindowCompaction(opts: TimeWindowCompactionOptions = {}): Co
           groups.set(w, g);
         }
       }
-      for (const g of groups.values()) if (g.length >= minTables) return job(g);
+      for (const g of groups.values()) if (g.length >= Math.max(2, minTables)) return job(g);
       return undefined;
     },
   };

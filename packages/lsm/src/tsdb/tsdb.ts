@@ -356,7 +356,7 @@ export class Tsdb {
     for (const k of this.headLogKeys) ops.push({ type: 'del', key: k });
     ops.push({ type: 'put', key: SEQ_KEY, value: String(seq + 1) });
     await this.db.write(ops);
-    if (!this.o.headLog) await this.db.flush();
+    await this.db.flush();
     this.chunkSeq = seq + 1;
     this.pendingMeta.clear();
     this.headLogKeys = [];
