@@ -59,6 +59,15 @@ export interface K8sWatcherStats {
  * stays silent longer than `idleTimeoutMs`. Slices of a Service are merged; zone, nodeName, ready / serving /
  * terminating, hints and non-Kubernetes slice labels (shard labels) are kept.
  *
+ * @example
+ * ```ts
+ * import { createK8sWatcher } from '@dataplane/balancer/k8s';
+ *
+ * await using watcher = createK8sWatcher({ connection: { server: 'https://10.0.0.1:6443' }, namespace: 'shop' });
+ * await watcher.start(AbortSignal.timeout(30_000));
+ * const stop = watcher.subscribe((t) => console.log(t.services.length));
+ * stop();
+ * ```
  * @since 0.1.0
  */
 export class K8sWatcher implements AsyncDisposable {

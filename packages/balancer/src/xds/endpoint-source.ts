@@ -54,6 +54,16 @@ type AdsCall = grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
  * backoff and resubscribes, sending its last accepted version. A response that no longer contains the service
  * leaves the set unchanged.
  *
+ * @example
+ * ```ts
+ * import { createEndpointSet } from '@dataplane/balancer';
+ * import { xdsEndpointSource } from '@dataplane/balancer/xds';
+ *
+ * const set = createEndpointSet();
+ * await using source = xdsEndpointSource({ server: '127.0.0.1:18000', service: 'checkout.shop', set });
+ * await source.start(AbortSignal.timeout(10_000));
+ * console.log(source.stats().version);
+ * ```
  * @since 0.1.0
  */
 export class XdsEndpointSource implements AsyncDisposable {

@@ -136,7 +136,17 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * good version, and the rejected content is never re-sent (only a later change of the topology is). A
  * request echoing an older nonce is stale and ignored. LDS and CDS requests with no names are wildcards.
  * The Cluster names our grpc-js policy with `localZone` taken from the client's `node.locality.zone`.
+ * Incremental xDS (`DeltaAggregatedResources`) is served on the same port.
  *
+ * @example
+ * ```ts
+ * import { createXdsServer } from '@dataplane/balancer/xds';
+ *
+ * await using server = createXdsServer({ port: 0, onNack: (n) => console.warn(n.message) });
+ * const port = await server.start();
+ * server.setTopology({ services: [] });
+ * console.log(port, server.stats().streams);
+ * ```
  * @since 0.1.0
  */
 export class XdsServer implements AsyncDisposable {
