@@ -1,0 +1,179 @@
+/**
+ * Outbox benchmarks (issue 10), on the machine's PostgreSQL, Redis and NATS:
+ * - outbox-drain-{redis,nats}-b{N}: a backlog of events is appended, then 2 polling relays drain it at batch size N;
+ *   events/s until the backlog is empty. Peer "raw-publish": the same events published straight to the broker
+ *   (pipelined XADD / concurrent JetStream publishes) with no database, the transport's floor.
+ * - outbox-e2e-{redis,nats}: producers commit events at a target rate; 2 relays; one consumer with a pg inbox (one
+ *   transaction per event); events/s handled and commit-to-handled latency p50/p99 (from just before COMMIT to the
+ *   end of the inbox transaction).
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { connect, type NatsConnection } from 'nats';
+import pg from 'pg';
+import { percentile, type BenchCase, type BenchContext } from '@dataplane/bench';
+import { Consumer, PollingRelay, createEvent, type Transport } from '@dataplane/outbox';
+import { PgInbox, PgOutboxStore, type PgQueryable } from '@dataplane/outbox/pg';
+import { RedisStreamsTransport } from '@dataplane/outbox/redis';
+import { NatsJetStreamTransport } from '@dataplane/outbox/nats';
+
+const PGURL = process.env.PGURL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+
+interface Env {
+  pool: pg.Pool;
+  schema: string;
+  transport: Transport;
+  raw: (n: number) => Promise<void>;
+  done(): Promise<void>;
+}
+
+async function env(kind: 'redis' | 'nats'): Promise<Env> {
+  const id = randomBytes(4).toString('hex');
+  const schema = `bench_outbox_${id}`;
+  const pool = new pg.Pool({ connectionString: PGURL, max: 12 });
+  await pool.query(`create schema ${schema}`);
+  if (kind === 'redis') {
+    const redis = new Redis(REDIS_URL);
+    const prefix = `dp:bench:${id}`;
+    const transport = new RedisStreamsTransport({ client: redis, prefix, blockMs: 50 });
+    const rawT = new RedisStreamsTransport({ client: redis, prefix: `${prefix}:raw` });
+    return {
+      pool, schema, transport,
+      raw: (n) => rawT.publish(Array.from({ length: n }, (_, i) => createEvent({ aggregateType: 'acct', aggregateId: `a${i % 100}`, type: 'Step', payload: { n: i } }))),
+      async done() {
+        await transport.close();
+        const keys = await redis.keys(`${prefix}*`);
+        if (keys.length > 0) await redis.del(...keys);
+        redis.disconnect();
+        await pool.query(`drop schema ${schema} cascade`);
+        await pool.end();
+      },
+    };
+  }
+  const nc: NatsConnection = await connect({ servers: NATS_URL });
+  const stream = `DPBENCH_${id}`;
+  const transport = new NatsJetStreamTransport({ connection: nc, stream, subjectPrefix: `dpb${id}` });
+  const rawT = new NatsJetStreamTransport({ connection: nc, stream: `${stream}_RAW`, subjectPrefix: `dpbraw${id}` });
+  return {
+    pool, schema, transport,
+    raw: async (n) => {
+      for (let i = 0; i < n; i += 1000) await rawT.publish(Array.from({ length: Math.min(1000, n - i) }, (_, j) => createEvent({ aggregateType: 'acct', aggregateId: `a${j % 100}`, type: 'Step', payload: { n: i + j } })));
+    },
+    async done() {
+      await transport.close();
+      const jsm = await nc.jetstreamManager();
+      await jsm.streams.delete(stream).catch(() => {});
+      await jsm.streams.delete(`${stream}_RAW`).catch(() => {});
+      await nc.close();
+      await pool.query(`drop schema ${schema} cascade`);
+      await pool.end();
+    },
+  };
+}
+
+async function appendBacklog(store: PgOutboxStore, pool: pg.Pool, n: number): Promise<void> {
+  const per = 500;
+  for (let i = 0; i < n; i += per) {
+    const c = await pool.connect();
+    await c.query('begin');
+    await store.append(c, Array.from({ length: Math.min(per, n - i) }, (_, j) => ({ aggregateType: 'acct', aggregateId: `a${(i + j) % 1000}`, type: 'Step', payload: { n: i + j } })));
+    await c.query('commit');
+    c.release();
+  }
+}
+
+function drainCase(kind: 'redis' | 'nats', batch: number): BenchCase {
+  return {
+    name: `outbox-drain-${kind}-b${batch}`,
+    async run(ctx: BenchContext) {
+      const n = ctx.quick ? 10_000 : 50_000;
+      const e = await env(kind);
+      try {
+        const store = new PgOutboxStore({ pool: e.pool, schema: e.schema, table: `ob_${batch}`, partitions: 16, partitionsPerClaim: 8 });
+        await store.migrate();
+        await appendBacklog(store, e.pool, n);
+        const relays = [0, 1].map(() => new PollingRelay({ store, transport: e.transport, batchSize: batch, pollIntervalMs: 5 }));
+        const t0 = performance.now();
+        await Promise.all(relays.map((r) => r.start()));
+        while (relays.reduce((s, r) => s + r.stats().published, 0) < n) await new Promise((r) => setTimeout(r, 5));
+        const ours = n / ((performance.now() - t0) / 1000);
+        await Promise.all(relays.map((r) => r.close()));
+        const t1 = performance.now();
+        await e.raw(n);
+        const raw = n / ((performance.now() - t1) / 1000);
+        ctx.report({ metric: 'drain throughput', unit: 'events/s', higherIsBetter: true, ours, peers: { 'raw-publish': raw }, notes: { events: n, relays: 2, batch } });
+      } finally {
+        await e.done();
+      }
+    },
+  };
+}
+
+function e2eCase(kind: 'redis' | 'nats'): BenchCase {
+  return {
+    name: `outbox-e2e-${kind}`,
+    async run(ctx: BenchContext) {
+      const seconds = ctx.quick ? 4 : 10;
+      const rate = Number(process.env.OUTBOX_BENCH_RATE ?? 10_000);
+      const e = await env(kind);
+      try {
+        const store = new PgOutboxStore({ pool: e.pool, schema: e.schema, table: 'ob', partitions: 16, partitionsPerClaim: 8 });
+        await store.migrate();
+        const inbox = new PgInbox({ pool: e.pool, schema: e.schema });
+        await inbox.migrate();
+        const lat: number[] = [];
+        const consumer = new Consumer<PgQueryable>({
+          name: 'bench', transport: e.transport, inbox, aggregateTypes: ['acct'], maxInFlight: 64,
+          handler: async () => {},
+        });
+        // latency is recorded when the inbox transaction has committed: wrap the inbox
+        const proc = inbox.process.bind(inbox);
+        inbox.process = async (c, ev, eff) => {
+          const r = await proc(c, ev, eff);
+          if (r === 'handled') lat.push(Date.now() - (ev.payload as { t: number }).t);
+          return r;
+        };
+        await consumer.start();
+        const relays = [0, 1].map(() => new PollingRelay({ store, transport: e.transport, batchSize: 256, pollIntervalMs: 5 }));
+        await Promise.all(relays.map((r) => r.start()));
+        const perTick = Math.max(1, Math.round(rate / 100)); // one transaction every 10 ms
+        const total = perTick * 100 * seconds;
+        let sent = 0;
+        const t0 = performance.now();
+        for (let tick = 0; sent < total; tick++) {
+          const c = await e.pool.connect();
+          await c.query('begin');
+          await store.append(c, Array.from({ length: perTick }, (_, j) => ({ aggregateType: 'acct', aggregateId: `a${(sent + j) % 1000}`, type: 'Step', payload: { t: Date.now() } })));
+          await c.query('commit');
+          c.release();
+          sent += perTick;
+          const wait = t0 + (tick + 1) * 10 - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          ctx.progress('produce', sent, total);
+        }
+        const deadline = Date.now() + 120_000;
+        while (consumer.stats().handled < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        const secs = (performance.now() - t0) / 1000;
+        await Promise.all(relays.map((r) => r.close()));
+        await consumer.close();
+        const samples = lat;
+        ctx.report({ metric: 'end-to-end handled', unit: 'events/s', higherIsBetter: true, ours: consumer.stats().handled / secs, peers: {}, notes: { targetRate: rate, events: total } });
+        ctx.report({ metric: 'commit-to-handled p50', unit: 'ms', higherIsBetter: false, ours: percentile(samples, 50), peers: {} });
+        ctx.report({ metric: 'commit-to-handled p99', unit: 'ms', higherIsBetter: false, ours: percentile(samples, 99), peers: {} });
+      } finally {
+        await e.done();
+      }
+    },
+  };
+}
+
+export const outboxCases: BenchCase[] = [
+  drainCase('redis', 64),
+  drainCase('redis', 256),
+  drainCase('redis', 1024),
+  drainCase('nats', 256),
+  e2eCase('redis'),
+  e2eCase('nats'),
+];
