@@ -143,7 +143,7 @@ describe('K8sWatcher against a fake API server speaking the list/watch protocol'
     api.upsert('endpointslices', slice('checkout-9zz1q', [sliceEp('p-gone', '10.244.9.9', 'eu-west-1a')]));
     await waitFor(() => ids(watcher.topology).includes('p-gone'));
     api.expireWatches(); // ERROR 410 event on the open watch
-    await waitFor(() => api.listCount('endpointslices') === 2);
+    await waitFor(() => api.listCount('endpointslices') >= 2);
     expect(watcher.stats().sliceWatch.gone).toBeGreaterThanOrEqual(1);
 
     // now an HTTP 410 on resume, with a deletion that happened while the watch was down
