@@ -93,6 +93,9 @@ export class Tsdb {
   private readonly byId = new Map<bigint, number>();
   private readonly metrics = new Map<string, MetricIndex>();
   private readonly head = new Head();
+  /** Last point per slot (NaN time = not known yet: computed from storage on first use). */
+  private lastT = new Float64Array(1024).fill(NaN);
+  private lastV = new Float64Array(1024);
   private headLogKeys: Uint8Array[] = [];
   private headSeq = 0;
   private chunkSeq = 1;
@@ -162,6 +165,14 @@ export class Tsdb {
 
   private addSeries(id: bigint, org: string, metric: string, tags: Record<string, string>, canonical: string): SeriesInfo {
     const info: SeriesInfo = { slot: this.series.length, id, idBytes: idBytes(id), org, metric, tags, canonical };
+    if (info.slot >= this.lastT.length) {
+      const t = new Float64Array(this.lastT.length * 2).fill(NaN);
+      t.set(this.lastT);
+      const v = new Float64Array(this.lastV.length * 2);
+      v.set(this.lastV);
+      this.lastT = t;
+      this.lastV = v;
+    }
     this.series.push(info);
     this.byKey.set(canonical, info.slot);
     this.byId.set(id, info.slot);
@@ -181,6 +192,7 @@ export class Tsdb {
     const t: Record<string, string> = {};
     for (const k of Object.keys(tags ?? {}).sort()) t[k] = tags![k]!;
     const info = this.addSeries(id, org, metric, t, canonical);
+    this.lastT[info.slot] = -Infinity; // a new series: every point of it passes through write()
     const m = this.metricIndex(org, metric);
     this.pendingIndex.push({ type: 'put', key: seriesKeyBytes(info.idBytes), value: JSON.stringify({ org, metric, tags: t }) });
     for (const [k, v] of Object.entries(t)) {
@@ -236,7 +248,16 @@ export class Tsdb {
       aborted(opts.signal);
       const n = Array.isArray(points) ? this.writeObjects(points as readonly TsdbPoint[]) : this.writeColumnar(points as ColumnarBatch);
       const { slots, ts, vs } = n;
-      for (let i = 0; i < slots.length; i++) this.head.append(slots[i]!, ts[i]!, vs[i]!);
+      const lastT = this.lastT;
+      for (let i = 0; i < slots.length; i++) {
+        const slot = slots[i]!;
+        const t = ts[i]!;
+        this.head.append(slot, t, vs[i]!);
+        if (t >= lastT[slot]!) {
+          lastT[slot] = t;
+          this.lastV[slot] = vs[i]!;
+        }
+      }
       this.s.pointsWritten += slots.length;
       const meta: BatchOp[] = (opts.meta ?? []).map(([k, v]) => ({ type: 'put', key: taggedKey(K_USER, k), value: v }));
       if (this.o.headLog) {
@@ -553,10 +574,17 @@ export class Tsdb {
         for (const slot of self.slotsOf(m, sel)) {
           aborted(sel.signal);
           const info = self.series[slot]!;
+          const cutoff = Number.isFinite(self.o.retentionMs) ? self.o.clock() - self.o.retentionMs : -Infinity;
+          const known = self.lastT[slot]!;
+          if (!Number.isNaN(known)) {
+            if (known !== -Infinity && known >= cutoff) yield { org: m.org, metric: m.metric, tags: { ...info.tags }, id: hex(info.id), ts: known, value: self.lastV[slot]! };
+            continue;
+          }
           const pfx = new Uint8Array(m.prefix.length + 8);
           pfx.set(m.prefix);
           pfx.set(info.idBytes, m.prefix.length);
           const ps: Part[] = [];
+          const flushes = self.s.flushes;
           let win: number | undefined;
           for await (const [k, v] of self.db.iterator({ gte: pfx, lt: prefixEnd(pfx), reverse: true, signal: sel.signal })) {
             const start = chunkKeyStart(k);
@@ -572,8 +600,11 @@ export class Tsdb {
           }
           const p = mergeParts(ps);
           const n = p.ts.length;
-          if (Number.isFinite(self.o.retentionMs) && (n === 0 || p.ts[n - 1]! < self.o.clock() - self.o.retentionMs)) continue;
-          if (n > 0) yield { org: m.org, metric: m.metric, tags: { ...info.tags }, id: hex(info.id), ts: p.ts[n - 1]!, value: p.vs[n - 1]! };
+          if (n > 0 && Number.isNaN(self.lastT[slot]!) && flushes === self.s.flushes) {
+            self.lastT[slot] = p.ts[n - 1]!;
+            self.lastV[slot] = p.vs[n - 1]!;
+          }
+          if (n > 0 && p.ts[n - 1]! >= cutoff) yield { org: m.org, metric: m.metric, tags: { ...info.tags }, id: hex(info.id), ts: p.ts[n - 1]!, value: p.vs[n - 1]! };
         }
       },
     };
