@@ -62,6 +62,11 @@ describe('answer pipeline', () => {
     expect(changed.sources.filter((s) => s.docId === 'scramjet')).toHaveLength(1);
     await rag.removeDocument('scramjet');
     expect((await rag.ask('what do scramjets burn?')).sources.some((s) => s.docId === 'scramjet')).toBe(false);
+    // a second pipeline over the same retriever (as after a reload) still replaces a document's old passages
+    const other = createAnswerPipeline({ retriever, generator: createExtractiveGenerator() });
+    await other.indexDocuments([{ id: 'wings', text: 'Wings are short now.' }]);
+    expect(retriever.get('wings#1')).toBeUndefined();
+    expect(await other.removeDocument('wings')).toBe(1);
     await retriever.close();
   });
 });

@@ -115,6 +115,11 @@ export function createAnswerPipeline(options: AnswerPipelineOptions): AnswerPipe
   if (!Number.isInteger(k) || k < 1) throw new RagError('RAG_INVALID_ARGUMENT', `k must be an integer >= 1, got ${k}`);
   const { retriever, generator } = options;
   const passagesOf = new Map<string, string[]>();
+  const probe = (docId: string): string[] => {
+    const ids: string[] = [];
+    for (let i = 0; retriever.get(`${docId}#${i}`) !== undefined; i++) ids.push(`${docId}#${i}`);
+    return ids;
+  };
 
   return {
     async indexDocuments(docs, opts = {}) {
@@ -122,7 +127,8 @@ export function createAnswerPipeline(options: AnswerPipelineOptions): AnswerPipe
       for (const d of docs) {
         if (typeof d.id !== 'string' || d.id === '' || typeof d.text !== 'string') throw new RagError('RAG_INVALID_ARGUMENT', 'each document needs a non-empty id and a text');
         const passages = chunkDocument(d.text, { ...options.chunking, format: d.format, docId: d.id });
-        const old = passagesOf.get(d.id) ?? [];
+        // After a reload the map is empty: probe the stored ids `${docId}#i` so stale passages still go.
+        const old = passagesOf.get(d.id) ?? probe(d.id);
         const keep = new Set(passages.map((p) => p.id));
         const stale = old.filter((id) => !keep.has(id));
         await retriever.add(
@@ -140,7 +146,7 @@ export function createAnswerPipeline(options: AnswerPipelineOptions): AnswerPipe
       return n;
     },
     async removeDocument(docId) {
-      const ids = passagesOf.get(docId) ?? [];
+      const ids = passagesOf.get(docId) ?? probe(docId);
       passagesOf.delete(docId);
       return ids.length === 0 ? 0 : retriever.delete(ids);
     },
