@@ -16,7 +16,7 @@ const dec = new TextDecoder();
  * (`hashSeriesKey`) and byte ranges let a router split a batch by shard without decoding any string.
  */
 export interface PointColumns {
-  /** Series keys, decoded (see {@link PointColumnsRaw} for the undecoded form). */
+  /** Series keys, decoded. */
   keys: string[];
   idx: Uint32Array;
   t: Float64Array;
