@@ -68,7 +68,8 @@ async function pgSchemaPool(url: string, schema: string): Promise<ServiceDb> {
   await admin.query(`create schema if not exists ${schema}`);
   await admin.end();
   const pool = new pg.Pool({ connectionString: url, max: 6, options: `-c search_path=${schema}` });
-  return Object.assign(pool as unknown as PgPoolLike, { schema, end: () => pool.end() });
+  // pg.Pool already has end(): only the schema is added
+  return Object.assign(pool as unknown as PgPoolLike & { end(): Promise<void> }, { schema });
 }
 
 export function openServiceDb(mode: 'embedded' | 'real', name: string, url?: string): Promise<ServiceDb> {
