@@ -3,8 +3,8 @@
  * - outbox-drain-{redis,nats}-b{N}: a backlog of events is appended, then 2 polling relays drain it at batch size N;
  *   events/s until the backlog is empty. Peer "raw-publish": the same events published straight to the broker
  *   (pipelined XADD / concurrent JetStream publishes) with no database, the transport's floor.
- * - outbox-e2e-{redis,nats}: producers commit events at a target rate; 2 relays; one consumer with a pg inbox (one
- *   transaction per event); events/s handled and commit-to-handled latency p50/p99 (from just before COMMIT to the
+ * - outbox-e2e-{redis,nats}: producers commit events at a target rate; 2 relays; one consumer with a pg inbox (group
+ *   commit: concurrent events share one transaction); events/s handled and commit-to-handled latency p50/p99 (from just before COMMIT to the
  *   end of the inbox transaction).
  */
 import { randomBytes } from 'node:crypto';

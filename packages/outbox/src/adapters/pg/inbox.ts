@@ -11,6 +11,47 @@ export interface PgInboxOptions {
   schema?: string | undefined;
   /** Table prefix: `<prefix>_inbox`, `<prefix>_dead_letters`. @defaultValue 'dataplane' */
   prefix?: string | undefined;
+  /**
+   * Most `process` calls committed in one transaction (group commit). `1` turns grouping off.
+   * @defaultValue 128
+   */
+  maxGroupSize?: number | undefined;
+  /**
+   * How long the first call of a group waits for more calls before the group starts, in milliseconds. With `0` no
+   * time is added: a group takes the calls already waiting (those made in the same tick) plus every call that arrived
+   * while the previous group's transaction was running, so grouping grows with load and costs nothing when idle.
+   * @defaultValue 0
+   */
+  maxGroupWaitMs?: number | undefined;
+}
+
+/** Counters of a {@link PgInbox} (a plain snapshot). */
+export interface PgInboxStats {
+  /** Transactions begun by `process` (one per group, plus one per call re-run alone after a failed group). */
+  transactions: number;
+  /** `process` calls taken into a group. */
+  events: number;
+  /** Calls resolved `'handled'`. */
+  handled: number;
+  /** Calls resolved `'duplicate'`. */
+  duplicates: number;
+  /** Calls rejected (their effect threw, or their transaction failed). */
+  failed: number;
+  /** Largest group so far. */
+  maxGroup: number;
+}
+
+interface Pending {
+  consumer: string;
+  event: OutboxEvent;
+  key: string;
+  effect: (ctx: PgQueryable) => Promise<void>;
+  resolve: (r: 'handled' | 'duplicate') => void;
+  reject: (err: unknown) => void;
+  /** Outcome inside the current group's transaction. */
+  result: 'handled' | 'duplicate' | undefined;
+  error: unknown;
+  failed: boolean;
 }
 
 const IDENT = /^[a-z_][a-z0-9_]{0,40}$/;
@@ -18,6 +59,15 @@ const IDENT = /^[a-z_][a-z0-9_]{0,40}$/;
 /**
  * Inbox in the consumer's PostgreSQL: `process` inserts `(consumer, event id)` and runs the effect with the same
  * client in one transaction; a second delivery hits the primary key and is skipped. Dead letters live beside it.
+ *
+ * Group commit: concurrent `process` calls (a `Consumer` runs up to `maxInFlight` across aggregates) are executed in
+ * one transaction of up to `maxGroupSize` calls: one `insert ... on conflict do nothing returning` for all their
+ * inbox rows, then each fresh call's effect inside its own `SAVEPOINT`, then one commit. An effect that throws rolls
+ * back only itself and its inbox row and rejects only its caller; the others commit and resolve together. Two calls
+ * with the same consumer and event id never share a group (the later waits for the next one and sees the outcome of
+ * the earlier). If the group's commit (or the transaction itself) fails, each of its calls is retried alone, so one
+ * bad effect (for example a deferred constraint) cannot fail its neighbours. Effects run one after the other on the
+ * group's client: an effect must not commit, roll back or release savepoints it did not create.
  *
  * @example
  * ```ts
@@ -34,8 +84,14 @@ export class PgInbox implements Inbox<PgQueryable> {
   readonly #inbox: string;
   readonly #dead: string;
   readonly #schema: string;
+  readonly #maxGroup: number;
+  readonly #waitMs: number;
+  #queue: Pending[] = [];
+  #running = false;
+  #scheduled = false;
+  #stats: PgInboxStats = { transactions: 0, events: 0, handled: 0, duplicates: 0, failed: 0, maxGroup: 0 };
 
-  /** @throws OutboxError `OUTBOX_INVALID_ARGUMENT` for a bad identifier. */
+  /** @throws OutboxError `OUTBOX_INVALID_ARGUMENT` for a bad identifier or group option. */
   constructor(options: PgInboxOptions) {
     const schema = options.schema ?? 'public';
     const prefix = options.prefix ?? 'dataplane';
@@ -44,6 +100,15 @@ export class PgInbox implements Inbox<PgQueryable> {
     this.#schema = schema;
     this.#inbox = `${schema}.${prefix}_inbox`;
     this.#dead = `${schema}.${prefix}_dead_letters`;
+    this.#maxGroup = options.maxGroupSize ?? 128;
+    this.#waitMs = options.maxGroupWaitMs ?? 0;
+    if (!Number.isInteger(this.#maxGroup) || this.#maxGroup < 1) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'maxGroupSize must be an integer >= 1');
+    if (!Number.isFinite(this.#waitMs) || this.#waitMs < 0) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'maxGroupWaitMs must be >= 0');
+  }
+
+  /** A snapshot of the group-commit counters. */
+  stats(): PgInboxStats {
+    return { ...this.#stats };
   }
 
   /** Creates the inbox and dead-letter tables (idempotent). */
@@ -53,21 +118,121 @@ export class PgInbox implements Inbox<PgQueryable> {
     await this.#pool.query(`create table if not exists ${this.#dead} (consumer text not null, event_id uuid not null, event jsonb not null, error text not null, attempts int not null, failed_at timestamptz not null default now(), primary key (consumer, event_id))`).catch(ignoreDup);
   }
 
-  /** {@inheritDoc Inbox.process} */
-  async process(consumer: string, event: OutboxEvent, effect: (ctx: PgQueryable) => Promise<void>): Promise<'handled' | 'duplicate'> {
+  /**
+   * {@inheritDoc Inbox.process}
+   *
+   * Joins the next group commit (see {@link PgInbox}); resolves once the group's transaction committed.
+   */
+  process(consumer: string, event: OutboxEvent, effect: (ctx: PgQueryable) => Promise<void>): Promise<'handled' | 'duplicate'> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ consumer, event, key: `${consumer}\u0000${event.id}`, effect, resolve, reject, result: undefined, error: undefined, failed: false });
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#running || this.#scheduled || this.#queue.length === 0) return;
+    this.#scheduled = true;
+    // 0 ms: one macrotask turn, so calls made in the same tick share the group
+    if (this.#waitMs > 0 && this.#queue.length < this.#maxGroup) setTimeout(() => this.#fire(), this.#waitMs);
+    else setImmediate(() => this.#fire());
+  }
+
+  #fire(): void {
+    this.#scheduled = false;
+    if (this.#running) return;
+    this.#running = true;
+    void this.#drain().finally(() => {
+      this.#running = false;
+      this.#schedule();
+    });
+  }
+
+  /** Runs groups back to back while calls keep arriving (those that came during a commit form the next group). */
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) await this.#runGroup(this.#take());
+  }
+
+  /** Takes up to maxGroupSize calls, at most one per (consumer, event id); later copies stay queued, in order. */
+  #take(): Pending[] {
+    const group: Pending[] = [];
+    const keys = new Set<string>();
+    const rest: Pending[] = [];
+    for (const p of this.#queue) {
+      if (group.length < this.#maxGroup && !keys.has(p.key)) {
+        keys.add(p.key);
+        group.push(p);
+      } else rest.push(p);
+    }
+    this.#queue = rest;
+    this.#stats.events += group.length;
+    if (group.length > this.#stats.maxGroup) this.#stats.maxGroup = group.length;
+    return group;
+  }
+
+  async #runGroup(group: Pending[]): Promise<void> {
+    let groupErr: unknown;
+    let ok = false;
+    try {
+      await this.#transaction(group);
+      ok = true;
+    } catch (err) {
+      groupErr = err;
+    }
+    if (ok) {
+      for (const p of group) this.#settle(p);
+      return;
+    }
+    if (group.length === 1) {
+      const p = group[0]!;
+      this.#fail(p, p.failed ? p.error : groupErr);
+      return;
+    }
+    // the transaction failed as a whole: calls whose effect threw keep their error, the others are retried alone
+    for (const p of group) {
+      if (p.failed) this.#fail(p, p.error);
+      else {
+        p.result = undefined;
+        await this.#runGroup([p]);
+      }
+    }
+  }
+
+  async #transaction(group: Pending[]): Promise<void> {
     const c = await this.#pool.connect();
     let broken = false;
+    this.#stats.transactions++;
     try {
       await c.query('begin');
       try {
-        const r = await c.query(`insert into ${this.#inbox} (consumer, event_id) values ($1, $2) on conflict do nothing`, [consumer, event.id]);
-        if (r.rowCount === 0) {
-          await c.query('rollback');
-          return 'duplicate';
+        // sorted so that concurrent groups (other consumer instances) lock inbox keys in one order
+        const sorted = group.length > 1 ? [...group].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) : group;
+        const r = await c.query(
+          `insert into ${this.#inbox} (consumer, event_id) select * from unnest($1::text[], $2::uuid[]) on conflict do nothing returning consumer, event_id`,
+          [sorted.map((p) => p.consumer), sorted.map((p) => p.event.id)],
+        );
+        const fresh = new Set(r.rows.map((x) => `${x.consumer as string}\u0000${x.event_id as string}`));
+        let savepoint = false;
+        for (const p of group) {
+          if (!fresh.has(p.key)) {
+            p.result = 'duplicate';
+            continue;
+          }
+          // one round trip per effect: release the previous savepoint and open this one together
+          await c.query(savepoint ? 'release savepoint dp_inbox; savepoint dp_inbox' : 'savepoint dp_inbox');
+          savepoint = true;
+          try {
+            await p.effect(c);
+            p.result = 'handled';
+          } catch (err) {
+            p.failed = true;
+            p.error = err;
+            await c.query('rollback to savepoint dp_inbox');
+            await c.query(`delete from ${this.#inbox} where consumer = $1 and event_id = $2`, [p.consumer, p.event.id]);
+          }
         }
-        await effect(c);
-        await c.query('commit');
-        return 'handled';
+        // releasing the last savepoint first makes a transaction an effect left aborted fail here, not commit as a rollback
+        await c.query(savepoint ? 'release savepoint dp_inbox; commit' : 'commit');
       } catch (err) {
         await c.query('rollback').catch(() => {
           broken = true;
@@ -77,6 +242,22 @@ export class PgInbox implements Inbox<PgQueryable> {
     } finally {
       c.release(broken);
     }
+  }
+
+  #settle(p: Pending): void {
+    if (p.failed) this.#fail(p, p.error);
+    else if (p.result === 'handled') {
+      this.#stats.handled++;
+      p.resolve('handled');
+    } else {
+      this.#stats.duplicates++;
+      p.resolve('duplicate');
+    }
+  }
+
+  #fail(p: Pending, err: unknown): void {
+    this.#stats.failed++;
+    p.reject(err);
   }
 
   /** {@inheritDoc Inbox.deadLetter} */

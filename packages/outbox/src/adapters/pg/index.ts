@@ -7,4 +7,4 @@
 export { PgOutboxStore } from './store.js';
 export type { PgOutboxStoreOptions, PgPoolLike, PgQueryable } from './store.js';
 export { PgInbox } from './inbox.js';
-export type { PgInboxOptions } from './inbox.js';
+export type { PgInboxOptions, PgInboxStats } from './inbox.js';
