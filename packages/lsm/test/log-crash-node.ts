@@ -20,6 +20,23 @@ if (kind === 'redis') {
   closeConn = async () => void (await client.quit());
 } else {
   const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' });
+  // LOG_CRASH_STARVE=<probability>: after that share of pull requests, freeze the process for 1.3 s (a
+  // machine at load average ~150): the fetch's client-side timer then fires before its messages are read.
+  const starve = Number(process.env.LOG_CRASH_STARVE ?? 0);
+  if (starve > 0) {
+    const publish = nc.publish.bind(nc);
+    nc.publish = (subject, ...rest) => {
+      publish(subject, ...rest);
+      if (subject.includes('.CONSUMER.MSG.NEXT.') && Math.random() < starve) {
+        setImmediate(() => {
+          const end = Date.now() + 1300;
+          while (Date.now() < end) {
+            // starved
+          }
+        });
+      }
+    };
+  }
   log = createJetStreamLog({ connection: nc, topic, partitions: Number(count), consumerName: `n${partitions[0]}` });
   closeConn = () => nc.drain();
 }

@@ -165,7 +165,13 @@ export function createJetStreamLog(options: JetStreamLogOptions): LogSource {
             end = await lastSeq(partition);
             if (end === undefined || (opts.after !== undefined && opts.after >= end)) return;
           }
-          const consumer = await openConsumer(partition, opts.after, maxBatch);
+          let consumer = await openConsumer(partition, opts.after, maxBatch);
+          // Durable mode: the consumer sequence of the next delivery. A starved process can drop delivered
+          // messages (a fetch's client-side timer fires before its messages are read); with AckPolicy.All
+          // the next ack would cover them. A jump in the consumer sequence (or a redelivery) shows it: the
+          // consumer is then recreated right after the last offset handed out, so nothing is skipped.
+          let nextDelivery = 1;
+          let lastOffset = opts.after;
           try {
             while (!closed && !signal?.aborted) {
               // Fetch what is pending now without waiting for a full batch; when nothing is pending, wait
@@ -179,10 +185,18 @@ export function createJetStreamLog(options: JetStreamLogOptions): LogSource {
               const records: LogRecord[] = [];
               let last: JsMsg | undefined;
               let stop = false;
+              let gap = false;
               try {
                 for await (const m of msgs) {
+                  if (gap) continue;
+                  if (mode === 'durable' && (m.redelivered || m.info.deliverySequence !== nextDelivery)) {
+                    gap = true;
+                    continue;
+                  }
+                  nextDelivery++;
                   last = m;
                   const offset = BigInt(m.seq);
+                  if (lastOffset !== undefined && offset <= lastOffset) continue;
                   if (end !== undefined && offset > end) {
                     stop = true;
                     continue;
@@ -195,9 +209,16 @@ export function createJetStreamLog(options: JetStreamLogOptions): LogSource {
                 signal?.removeEventListener('abort', onAbort);
               }
               if (records.length > 0) {
+                lastOffset = records[records.length - 1]!.offset;
                 st.consumed += records.length;
                 st.batches++;
                 yield { partition, records };
+              }
+              if (gap) {
+                if (stop) return;
+                consumer = await openConsumer(partition, lastOffset, maxBatch);
+                nextDelivery = 1;
+                continue;
               }
               if (mode === 'durable' && last !== undefined) last.ack();
               if (stop) return;
