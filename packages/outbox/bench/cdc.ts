@@ -1,6 +1,7 @@
 /**
- * CDC benchmarks (issue 11): our pgoutput relay against a plain pg-logical-replication consumer (the floor: auto
- * acknowledgement, no publishing, no guarantees), on the same PostgreSQL, same workload, in one run.
+ * CDC benchmarks (issue 11): our outbox CDC relay (createOutboxCdcRelay) beside our polling relay (PollingRelay,
+ * batch 256) and a plain pg-logical-replication consumer (the floor: auto acknowledgement, no publishing, no
+ * guarantees), on the same PostgreSQL, the same outbox table (PgOutboxStore), the same workload, in one run.
  *
  * - cdc-drain: a backlog of N one-row transactions committed while the reader is stopped, then drained:
  *   transactions per second until the last one is delivered.
@@ -14,8 +15,9 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
 import { percentile, type BenchCase, type BenchContext } from '@dataplane/bench';
-import { createCdcRelay, type CdcTransaction } from '@dataplane/outbox';
-import { createPgChangeStream } from '@dataplane/outbox/pg-cdc';
+import { PollingRelay, type OutboxEvent, type Transport } from '@dataplane/outbox';
+import { PgOutboxStore } from '@dataplane/outbox/pg';
+import { createOutboxCdcRelay, createPgChangeStream } from '@dataplane/outbox/pg-cdc';
 
 const PGURL = process.env.PGURL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -23,6 +25,7 @@ interface Fixture {
   pool: pg.Pool;
   schema: string;
   table: string;
+  store: PgOutboxStore;
   drop(): Promise<void>;
 }
 
@@ -30,15 +33,34 @@ async function fixture(): Promise<Fixture> {
   const id = randomBytes(4).toString('hex');
   const schema = `bench_cdc_${id}`;
   const pool = new pg.Pool({ connectionString: PGURL, max: 8 });
-  await pool.query(`create schema ${schema}; create table ${schema}.outbox (id bigserial primary key, aggregate_id text not null, payload jsonb not null)`);
+  await pool.query(`create schema ${schema}`);
+  const store = new PgOutboxStore({ pool, schema });
+  await store.migrate();
   return {
     pool,
     schema,
-    table: `${schema}.outbox`,
+    store,
+    table: `${schema}.dataplane_outbox`,
     async drop() {
       await pool.query(`drop schema ${schema} cascade`);
       await pool.end();
     },
+  };
+}
+
+/** Appends one event in its own transaction (autocommit). */
+const append = (f: Fixture, c: pg.PoolClient, i: number) => f.store.append(c, { aggregateType: 'order', aggregateId: `a${i % 100}`, type: 'OrderPlaced', payload: { i } });
+
+/** An in-memory sink: every relay publishes to the same kind of destination, so the figures compare relays. */
+function sink(onEvents: (events: readonly OutboxEvent[]) => void): Transport {
+  return {
+    async publish(events) {
+      onEvents(events);
+    },
+    async subscribe() {
+      throw new Error('not used');
+    },
+    async close() {},
   };
 }
 
@@ -59,7 +81,7 @@ async function backlog(f: Fixture, n: number, ctx: BenchContext) {
       const c = await f.pool.connect();
       await c.query('set synchronous_commit = off');
       for (let i = w; i < n; i += workers) {
-        await c.query(`insert into ${f.table} (aggregate_id, payload) values ($1, $2)`, [`a${i % 100}`, { i }]);
+        await append(f, c, i);
         if (++done % 2000 === 0) ctx.progress('backlog', done, n);
       }
       c.release();
@@ -84,7 +106,7 @@ async function produceAt(f: Fixture, rate: number, seconds: number, sample: () =
         const due = start + (i / rate) * 1000;
         const wait = due - performance.now();
         if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-        await c.query(`insert into ${f.table} (aggregate_id, payload) values ($1, $2)`, [`a${i % 100}`, { i }]);
+        await append(f, c, i);
       }
       c.release();
     }),
@@ -97,21 +119,41 @@ async function produceAt(f: Fixture, rate: number, seconds: number, sample: () =
 /** Commit rate the last produceAt() really sustained. */
 let achieved = 0;
 
-/** Our relay; returns a handle counting delivered rows and their commit-to-delivered delays. */
+/** Our outbox CDC relay; returns a handle counting delivered events and their commit-to-delivered delays. */
 async function startOurs(f: Fixture, slot: string, publication: string) {
   const delays: number[] = [];
   let rows = 0;
-  const relay = createCdcRelay({
-    source: () => createPgChangeStream({ connectionString: PGURL, slot, publication, tables: [f.table], statusIntervalMs: 1000 }),
-    toMessages: (tx: CdcTransaction) => tx.changes.map((c) => ({ c, commit: tx.commitTime })),
-    publish: async (msgs) => {
+  const relay = createOutboxCdcRelay({
+    connectionString: PGURL,
+    slot,
+    publication,
+    table: f.table,
+    statusIntervalMs: 1000,
+    transport: sink((events) => {
       const now = Date.now();
-      for (const m of msgs) delays.push(now - m.commit);
-      rows += msgs.length;
-    },
+      for (const e of events) delays.push(now - Date.parse(e.occurredAt));
+      rows += events.length;
+    }),
   });
   await relay.start();
-  return { relay, delays, rows: () => rows, lag: async () => ((relay.stats().source as { slotLagBytes?: number })?.slotLagBytes ?? 0) };
+  return { relay, delays, rows: () => rows };
+}
+
+/** Our polling relay (batch 256, 20 ms poll) on the same outbox table. */
+async function startPolling(f: Fixture) {
+  const delays: number[] = [];
+  let rows = 0;
+  const relay = new PollingRelay({
+    store: f.store,
+    batchSize: 256,
+    transport: sink((events) => {
+      const now = Date.now();
+      for (const e of events) delays.push(now - Date.parse(e.occurredAt));
+      rows += events.length;
+    }),
+  });
+  await relay.start();
+  return { relay, delays, rows: () => rows };
 }
 
 /** The floor: pg-logical-replication with its defaults (auto acknowledgement of received LSNs). */
@@ -150,12 +192,21 @@ export const cdcCases: BenchCase[] = [
     async run(ctx) {
       const n = ctx.quick ? 10_000 : 100_000;
       const results: Record<string, number> = {};
-      for (const who of ['ours', 'floor'] as const) {
+      for (const who of ['ours', 'polling', 'floor'] as const) {
         const f = await fixture();
         const id = randomBytes(3).toString('hex');
         const slot = `bench_${who}_${id}`;
         const publication = `benchpub_${who}_${id}`;
         try {
+          if (who === 'polling') {
+            await backlog(f, n, ctx);
+            const t0 = performance.now();
+            const p = await startPolling(f);
+            await waitRows(p.rows, n, ctx, 'polling drain');
+            results.polling = n / ((performance.now() - t0) / 1000);
+            await p.relay.close();
+            continue;
+          }
           // create the slot first (start then stop), so the backlog is retained for the reader
           if (who === 'ours') {
             const s = createPgChangeStream({ connectionString: PGURL, slot, publication, tables: [f.table] });
@@ -187,8 +238,8 @@ export const cdcCases: BenchCase[] = [
         unit: 'tx/s',
         higherIsBetter: true,
         ours: results.ours!,
-        peers: { 'pg-logical-replication (plain, auto-ack)': results.floor! },
-        notes: { transactions: n, rowsPerTx: 1, oursDurability: 'ack after publish confirmed', floorDurability: 'acks received LSNs: can lose on crash' },
+        peers: { 'polling relay (ours, batch 256)': results.polling!, 'pg-logical-replication (plain, auto-ack)': results.floor! },
+        notes: { transactions: n, eventsPerTx: 1, oursDurability: 'ack after publish confirmed', pollingDurability: 'marks sent after publish confirmed', floorDurability: 'acks received LSNs: can lose on crash' },
       });
     },
   },
@@ -198,14 +249,20 @@ export const cdcCases: BenchCase[] = [
       const rate = 5000;
       const seconds = ctx.quick ? 3 : 20;
       const out: Record<string, { p50: number; p99: number; lag: number; rate: number }> = {};
-      for (const who of ['ours', 'floor'] as const) {
+      for (const who of ['ours', 'polling', 'floor'] as const) {
         const f = await fixture();
         const id = randomBytes(3).toString('hex');
         const slot = `bench_${who}_${id}`;
         const publication = `benchpub_${who}_${id}`;
         try {
           let maxLag = 0;
-          if (who === 'ours') {
+          if (who === 'polling') {
+            const p = await startPolling(f);
+            const total = await produceAt(f, rate, seconds, async () => {});
+            await waitRows(p.rows, total, ctx, 'polling @5k tx/s');
+            out.polling = { p50: percentile(p.delays, 50), p99: percentile(p.delays, 99), lag: 0, rate: achieved };
+            await p.relay.close();
+          } else if (who === 'ours') {
             const o = await startOurs(f, slot, publication);
             const total = await produceAt(f, rate, seconds, async () => {
               const st = o.relay.stats().source as { state?: string } | undefined;
@@ -232,8 +289,10 @@ export const cdcCases: BenchCase[] = [
         }
       }
       const peer = 'pg-logical-replication (plain, auto-ack)';
-      ctx.report({ metric: 'commit-to-delivered p50 @5k tx/s', unit: 'ms', higherIsBetter: false, ours: out.ours!.p50, peers: { [peer]: out.floor!.p50 }, notes: { seconds, achievedTxPerSec: Math.round(out.ours!.rate), floorAchievedTxPerSec: Math.round(out.floor!.rate) } });
-      ctx.report({ metric: 'commit-to-delivered p99 @5k tx/s', unit: 'ms', higherIsBetter: false, ours: out.ours!.p99, peers: { [peer]: out.floor!.p99 }, notes: { seconds, goal: 'p99 < 50 ms' } });
+      const polling = 'polling relay (ours, batch 256)';
+      const rates = { achievedTxPerSec: Math.round(out.ours!.rate), pollingAchievedTxPerSec: Math.round(out.polling!.rate), floorAchievedTxPerSec: Math.round(out.floor!.rate) };
+      ctx.report({ metric: 'commit-to-delivered p50 @5k tx/s', unit: 'ms', higherIsBetter: false, ours: out.ours!.p50, peers: { [polling]: out.polling!.p50, [peer]: out.floor!.p50 }, notes: { seconds, ...rates } });
+      ctx.report({ metric: 'commit-to-delivered p99 @5k tx/s', unit: 'ms', higherIsBetter: false, ours: out.ours!.p99, peers: { [polling]: out.polling!.p99, [peer]: out.floor!.p99 }, notes: { seconds, goal: 'p99 < 50 ms', latencyFrom: 'event occurredAt (set at append, just before commit)' } });
       ctx.report({ metric: 'max slot lag under load', unit: 'bytes', higherIsBetter: false, ours: out.ours!.lag, peers: { [peer]: out.floor!.lag } });
     },
   },

@@ -128,7 +128,8 @@ export async function runBench(pkg: string, cases: BenchCase[], options: RunBenc
     const ctx: BenchContext = {
       quick,
       report(r) {
-        const res = withRatios({ ...r, case: r.case ?? c.name });
+        // each result says whether it came from a quick run (results.json merges quick and full runs)
+        const res = withRatios({ ...r, case: r.case ?? c.name, notes: { ...r.notes, quick } });
         all.push(res);
         process.stdout.write(`${JSON.stringify(res)}\n`);
         return res;
