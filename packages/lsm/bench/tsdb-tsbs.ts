@@ -1,7 +1,7 @@
 /**
  * Time-series benchmarks (issue 4): the TSBS cpu-only shape (generateTsbsCpuOnly), ingested and queried
  * by ours and by classic-level, lmdb, better-sqlite3, DuckDB and a naive JSON-lines file, on the same data
- * in the same process. Sizes: TSBS_HOSTS x TSBS_HOURS (quick: 10 x 6, full: 100 x 24 = 8.64M points).
+ * in the same process. Sizes: TSBS_HOSTS x TSBS_HOURS (quick: 10 x 16, full: 100 x 24 = 8.64M points).
  * See bench/README.md.
  */
 import { appendFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { ClassicLevel } from 'classic-level';
 import { open as openLmdb } from 'lmdb';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { dirSize, percentile, type BenchCase, type BenchContext } from '@dataplane/bench';
-import { generateTsbsCpuOnly, openTsdb, type ColumnarBatch } from '../src/index.js';
+import { generateTsbsCpuOnly, openTsdb, TSBS_CPU_FIELDS, type ColumnarBatch, type Matcher } from '../src/index.js';
 
 const DURABILITY = {
   ours: 'WAL off (wal: false), durable at each flush (fsync + manifest)',
@@ -22,6 +22,131 @@ const DURABILITY = {
   json: 'appendFileSync, no fsync',
 };
 
+
+const MIN = 60_000;
+const HOUR = 3_600_000;
+const FIELDS = 10;
+
+/** Seeded PRNG (mulberry32), so ours and every peer get the same random hosts and times. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** One instance of a TSBS query: hosts (indexes), metrics (field indexes), [from, to), bucket width. */
+interface QSpec { hosts: number[]; fields: number[]; from: number; to: number; step: number }
+type QType = 'single-groupby-5-1-12' | 'cpu-max-all-8' | 'double-groupby-1' | 'high-cpu-1' | 'groupby-orderby-limit';
+const QTYPES: readonly QType[] = ['single-groupby-5-1-12', 'cpu-max-all-8', 'double-groupby-1', 'high-cpu-1', 'groupby-orderby-limit'];
+/** Normalised answer: row key (bucket or ts, and host for per-host groupings) -> values. */
+type Answer = Map<string, number[]>;
+
+/** TSBS's choices: random distinct hosts, a random window inside the data (ms-aligned, like TSBS's RandWindow). */
+function makeSpecs(type: QType, n: number, hosts: number, start: number, end: number): QSpec[] {
+  const r = mulberry32(0x7ab5 + QTYPES.indexOf(type));
+  const pickHosts = (k: number): number[] => {
+    const all = Array.from({ length: hosts }, (_, i) => i);
+    for (let i = all.length - 1; i > 0; i--) {
+      const j = Math.floor(r() * (i + 1));
+      [all[i], all[j]] = [all[j]!, all[i]!];
+    }
+    return all.slice(0, k).sort((a, b) => a - b);
+  };
+  const win = (w: number): [number, number] => {
+    const f = start + Math.floor(r() * (end - start - w));
+    return [f, f + w];
+  };
+  const out: QSpec[] = [];
+  for (let i = 0; i < n; i++) {
+    if (type === 'single-groupby-5-1-12') { const [from, to] = win(12 * HOUR); out.push({ hosts: pickHosts(1), fields: [0, 1, 2, 3, 4], from, to, step: MIN }); }
+    else if (type === 'cpu-max-all-8') { const [from, to] = win(8 * HOUR); out.push({ hosts: pickHosts(Math.min(8, hosts)), fields: [...Array(FIELDS).keys()], from, to, step: HOUR }); }
+    else if (type === 'double-groupby-1') { const [from, to] = win(12 * HOUR); out.push({ hosts: pickHosts(hosts), fields: [0], from, to, step: HOUR }); }
+    else if (type === 'high-cpu-1') { const [from, to] = win(12 * HOUR); out.push({ hosts: pickHosts(1), fields: [0], from, to, step: 0 }); }
+    else {
+      // TSBS: max(usage_user) per minute WHERE time < end, ORDER BY minute DESC LIMIT 5. Every engine gets the
+      // lower bound of the 5th bucket back (ours needs one; on data with no gaps the answer is the same).
+      const to = start + 10 * MIN + Math.floor(r() * (end - start - 10 * MIN));
+      out.push({ hosts: pickHosts(hosts), fields: [0], from: Math.floor(to / MIN) * MIN - 4 * MIN, to, step: MIN });
+    }
+  }
+  return out;
+}
+
+/** The reduction each query type applies per bucket (and whether it is per host). */
+const AGG: Record<QType, { agg: 'max' | 'avg' | 'raw'; perHost: boolean }> = {
+  'single-groupby-5-1-12': { agg: 'max', perHost: false },
+  'cpu-max-all-8': { agg: 'max', perHost: false },
+  'double-groupby-1': { agg: 'avg', perHost: true },
+  'high-cpu-1': { agg: 'raw', perHost: false },
+  'groupby-orderby-limit': { agg: 'max', perHost: false },
+};
+
+/** Key-value peers: scan each (series, [from, to)) key range and reduce in JS. */
+async function kvAnswer(type: QType, q: QSpec, scan: (s: number, from: number, to: number, fn: (t: number, v: number) => void) => Promise<void> | void): Promise<Answer> {
+  const { agg, perHost } = AGG[type];
+  const out: Answer = new Map();
+  const cnt = new Map<string, number>();
+  for (const [fi, f] of q.fields.entries()) {
+    for (const h of q.hosts) {
+      await scan(h * FIELDS + f, q.from, q.to, (t, v) => {
+        if (agg === 'raw') {
+          if (v > 90) out.set(String(t), [v]);
+          return;
+        }
+        const k = perHost ? `${h}|${Math.floor(t / q.step) * q.step}` : String(Math.floor(t / q.step) * q.step);
+        let row = out.get(k);
+        if (row === undefined) out.set(k, (row = new Array<number>(q.fields.length).fill(agg === 'max' ? -Infinity : 0)));
+        if (agg === 'max') row[fi] = Math.max(row[fi]!, v);
+        else {
+          row[fi] = row[fi]! + v;
+          cnt.set(k, (cnt.get(k) ?? 0) + 1);
+        }
+      });
+    }
+  }
+  if (agg === 'avg') for (const [k, row] of out) row[0] = row[0]! / cnt.get(k)!;
+  return out;
+}
+
+/** SQL peers (table p(s, t, v), s = host * 10 + field): the TSBS SQL on a narrow table. */
+function sqlOf(type: QType, q: QSpec, div: string): string {
+  const ss = q.hosts.flatMap((h) => q.fields.map((f) => h * FIELDS + f));
+  const where = `s IN (${ss.join(',')}) AND t >= ${q.from} AND t < ${q.to}`;
+  if (type === 'high-cpu-1') return `SELECT t, v FROM p WHERE ${where} AND v > 90 ORDER BY t`;
+  if (type === 'double-groupby-1') return `SELECT s ${div} ${FIELDS} AS h, t ${div} ${q.step} * ${q.step} AS b, avg(v) FROM p WHERE ${where} GROUP BY h, b`;
+  const cols = q.fields.map((f) => `max(v) FILTER (WHERE s % ${FIELDS} = ${f})`).join(', ');
+  const tail = type === 'groupby-orderby-limit' ? ' ORDER BY b DESC LIMIT 5' : '';
+  return `SELECT t ${div} ${q.step} * ${q.step} AS b, ${cols} FROM p WHERE ${where} GROUP BY b${tail}`;
+}
+
+function sqlAnswer(type: QType, rows: readonly unknown[][]): Answer {
+  const out: Answer = new Map();
+  for (const r of rows) {
+    const n = r.map((x) => Number(x));
+    if (type === 'double-groupby-1') out.set(`${n[0]}|${n[1]}`, [n[2]!]);
+    else out.set(String(n[0]), n.slice(1));
+  }
+  return out;
+}
+
+/** Fails the run when a peer's answer differs from ours (a benchmark of different answers is worthless). */
+function assertSame(type: QType, peer: string, ours: Answer, theirs: Answer): void {
+  const fail = (why: string): never => {
+    throw new Error(`tsdb-tsbs ${type}: ${peer} answers differently from ours: ${why}`);
+  };
+  if (ours.size === 0) fail('ours is empty');
+  if (ours.size !== theirs.size) fail(`${theirs.size} rows, ours ${ours.size}`);
+  for (const [k, a] of ours) {
+    const b = theirs.get(k) ?? fail(`row ${k} missing`);
+    if (a.length !== b.length || a.some((x, i) => Math.abs(x - b[i]!) > 1e-9 * Math.max(1, Math.abs(x)))) fail(`row ${k}: ${b.join(',')} vs ours ${a.join(',')}`);
+  }
+}
+
 function key(series: number, ts: number): Buffer {
   const b = Buffer.allocUnsafe(12);
   b.writeUInt32BE(series, 0);
@@ -31,7 +156,7 @@ function key(series: number, ts: number): Buffer {
 
 function data(ctx: BenchContext, shape: 'integer' | 'decimal2'): { batches: ColumnarBatch[]; points: number; hosts: number; hours: number } {
   const hosts = Number(process.env.TSBS_HOSTS ?? (ctx.quick ? 10 : 100));
-  const hours = Number(process.env.TSBS_HOURS ?? (ctx.quick ? 6 : 24));
+  const hours = Number(process.env.TSBS_HOURS ?? (ctx.quick ? 16 : 24)); // >= 12 h: TSBS windows must fit
   const batches = [...generateTsbsCpuOnly({ hosts, hours, values: shape, batchTimestamps: 90 })];
   return { batches, points: batches.reduce((s, b) => s + b.ts.length, 0), hosts, hours };
 }
@@ -53,6 +178,22 @@ async function runShape(ctx: BenchContext, shape: 'integer' | 'decimal2'): Promi
   const hour = 3_600_000;
   const qSeries = (i: number) => (i * 7919) % hosts * 10; // cpu_usage_user of a pseudo-random host
   const qFrom = (i: number) => start + ((i * 31) % Math.max(1, hours - 1)) * hour;
+  const specs = Object.fromEntries(QTYPES.map((t) => [t, makeSpecs(t, reps, hosts, start, start + hours * hour)])) as Record<QType, QSpec[]>;
+  const lat = Object.fromEntries(QTYPES.map((t) => [t, {}])) as Record<QType, Record<string, number[]>>;
+  const oursAnswer: Partial<Record<QType, Answer>> = {};
+  /** Times every query instance of every type on one engine; checks its answer to the first instance against ours. */
+  const runQueries = async (engine: string, answer: (type: QType, q: QSpec) => Promise<Answer> | Answer): Promise<void> => {
+    for (const type of QTYPES) {
+      const xs: number[] = (lat[type][engine] = []);
+      for (const [i, q] of specs[type].entries()) {
+        let a: Answer | undefined;
+        xs.push(await timed(async () => void (a = await answer(type, q))));
+        if (i > 0) continue;
+        if (engine === 'ours') oursAnswer[type] = a!;
+        else assertSame(type, engine, oursAnswer[type]!, a!);
+      }
+    }
+  };
 
   // ours
   {
@@ -74,6 +215,34 @@ async function runShape(ctx: BenchContext, shape: 'integer' | 'decimal2'): Promi
     }
     last['ours'] = [];
     for (let i = 0; i < Math.min(reps, 10); i++) last['ours'].push(await timed(async () => { for await (const p of db.lastPoint({ metric: 'cpu_usage_user' })) void p; }));
+    const hostIndex = new Map<string, number>();
+    for (let h = 0; h < hosts; h++) hostIndex.set(series[h * FIELDS]!.tags!['hostname']!, h);
+    const hostName = (h: number) => series[h * FIELDS]!.tags!['hostname']!;
+    await runQueries('ours', async (type, q) => {
+      const { agg, perHost } = AGG[type];
+      const where: Matcher | undefined =
+        q.hosts.length === hosts ? undefined : q.hosts.length === 1 ? { tag: 'hostname', op: '=', value: hostName(q.hosts[0]!) } : { or: q.hosts.map((h) => ({ tag: 'hostname', op: '=' as const, value: hostName(h) })) };
+      const out: Answer = new Map();
+      for (const [fi, f] of q.fields.entries()) {
+        const metric = `cpu_${TSBS_CPU_FIELDS[f]!}`;
+        if (agg === 'raw') {
+          // high-cpu-1: ours has no value predicate; a raw query, filtered client-side
+          for await (const r of db.query({ metric, where, from: q.from, to: q.to })) for (let i = 0; i < r.ts.length; i++) if (r.values[i]! > 90) out.set(String(r.ts[i]), [r.values[i]!]);
+          continue;
+        }
+        for await (const r of db.query({ metric, where, from: q.from, to: q.to, step: q.step, agg, groupBy: perHost ? ['hostname'] : [] })) {
+          const h = perHost ? hostIndex.get(r.tags['hostname']!)! : 0;
+          const first = type === 'groupby-orderby-limit' ? Math.max(0, r.ts.length - 5) : 0;
+          for (let i = first; i < r.ts.length; i++) {
+            const k = perHost ? `${h}|${r.ts[i]}` : String(r.ts[i]);
+            let row = out.get(k);
+            if (row === undefined) out.set(k, (row = new Array<number>(q.fields.length).fill(NaN)));
+            row[fi] = r.values[i]!;
+          }
+        }
+      }
+      return out;
+    });
     await db.close();
     bytes['ours'] = dirSize(dir) / points;
   }
@@ -114,6 +283,11 @@ async function runShape(ctx: BenchContext, shape: 'integer' | 'decimal2'): Promi
         }),
       );
     }
+    await runQueries('classic-level', (type, q) =>
+      kvAnswer(type, q, async (s, from, to, fn) => {
+        for await (const [k, v] of db.iterator({ gte: key(s, from), lt: key(s, to) })) fn(k.readDoubleBE(4), v.readDoubleLE(0));
+      }),
+    );
     await db.close();
     bytes['classic-level'] = dirSize(dir) / points;
   }
@@ -154,6 +328,11 @@ async function runShape(ctx: BenchContext, shape: 'integer' | 'decimal2'): Promi
         }),
       );
     }
+    await runQueries('lmdb', (type, q) =>
+      kvAnswer(type, q, (s, from, to, fn) => {
+        for (const { key: k, value: v } of db.getRange({ start: key(s, from), end: key(s, to) })) fn(k.readDoubleBE(4), v.readDoubleLE(0));
+      }),
+    );
     await db.close();
     bytes['lmdb'] = dirSize(dir) / points;
   }
@@ -175,6 +354,7 @@ async function runShape(ctx: BenchContext, shape: 'integer' | 'decimal2'): Promi
     const lq = db.prepare('SELECT t, v FROM p WHERE s = ? ORDER BY t DESC LIMIT 1');
     last['better-sqlite3'] = [];
     for (let i = 0; i < Math.min(reps, 10); i++) last['better-sqlite3'].push(await timed(() => { for (let h = 0; h < hosts; h++) lq.get(h * 10); }));
+    await runQueries('better-sqlite3', (type, q) => sqlAnswer(type, db.prepare(sqlOf(type, q, '/')).raw().all() as unknown[][]));
     db.close();
     bytes['better-sqlite3'] = dirSize(dir) / points;
   }
@@ -203,6 +383,7 @@ async function runShape(ctx: BenchContext, shape: 'integer' | 'decimal2'): Promi
     }
     last['duckdb'] = [];
     for (let i = 0; i < Math.min(reps, 10); i++) last['duckdb'].push(await timed(async () => void (await con.runAndReadAll('SELECT s, arg_max(v, t), max(t) FROM p WHERE s % 10 = 0 GROUP BY s')).getRows()));
+    await runQueries('duckdb', async (type, q) => sqlAnswer(type, (await con.runAndReadAll(sqlOf(type, q, '//'))).getRows()));
     con.closeSync();
     inst.closeSync();
     bytes['duckdb'] = dirSize(dir) / points;
@@ -229,10 +410,15 @@ async function runShape(ctx: BenchContext, shape: 'integer' | 'decimal2'): Promi
   const rate = Object.fromEntries(Object.entries(ingest).map(([k, ms]) => [k, points / (ms / 1000)]));
   ctx.report({ case: `tsdb-ingest-${shape}`, metric: 'ingest', unit: 'points/s', higherIsBetter: true, ours: rate['ours']!, peers: peersOf(rate), notes: { ...notes, goal: '>= 3x best peer' } });
   ctx.report({ case: `tsdb-disk-${shape}`, metric: 'bytes on disk per point', unit: 'B/point', higherIsBetter: false, ours: bytes['ours']!, peers: peersOf(bytes), notes: { ...notes, goal: '<= 1.5' } });
-  for (const [name, m] of [['single-groupby-1-1-1', q1], ['lastpoint', last]] as const) {
+  const qNotes: Record<string, Record<string, string>> = {
+    'high-cpu-1': { ours: 'raw query of usage_user, filtered (> 90) client-side; every engine returns (ts, usage_user) only, not all 10 fields' },
+    'groupby-orderby-limit': { bound: 'every engine gets the lower bound of the 5th bucket (TSBS has only time < end; same answer on gap-free data)' },
+  };
+  const queries: [string, Record<string, number[]>][] = [['single-groupby-1-1-1', q1], ['lastpoint', last], ...QTYPES.map((t) => [t, lat[t]] as [string, Record<string, number[]>])];
+  for (const [name, m] of queries) {
     for (const p of [50, 99]) {
       const v = Object.fromEntries(Object.entries(m).map(([k, xs]) => [k, percentile(xs, p)]));
-      ctx.report({ case: `tsdb-${name}-${shape}`, metric: `latency p${p}`, unit: 'ms', higherIsBetter: false, ours: v['ours']!, peers: peersOf(v), notes: { points, reps: m['ours']!.length } });
+      ctx.report({ case: `tsdb-${name}-${shape}`, metric: `latency p${p}`, unit: 'ms', higherIsBetter: false, ours: v['ours']!, peers: peersOf(v), notes: { points, reps: m['ours']!.length, ...(QTYPES.includes(name as QType) ? { verified: 'first instance: every peer answer equals ours' } : {}), ...qNotes[name] } });
     }
   }
 }

@@ -76,6 +76,23 @@ describe('tsdb', () => {
     ]);
   });
 
+  it('cuts step buckets at multiples of step even when from is not aligned', async () => {
+    await using db = await openTsdb(fresh());
+    await seed(db);
+    await db.flush();
+    // points of host b at 0..9 s: values 100..109; from = 3 s, step 5 s -> buckets [0,5) and [5,10)
+    const a = await all(db, { metric: 'cpu', where: { tag: 'host', op: '=', value: 'b' }, from: 3000, to: 1e4, step: 5000, agg: 'min' });
+    expect(Array.from(a[0]!.ts)).toEqual([0, 5000]);
+    expect(Array.from(a[0]!.values)).toEqual([103, 105]);
+    const g = await all(db, { metric: 'cpu', from: 3000, to: 9000, step: 5000, agg: 'count', groupBy: [] });
+    expect(Array.from(g[0]!.ts)).toEqual([0, 5000]);
+    expect(Array.from(g[0]!.values)).toEqual([8, 16]);
+    // without a step, a grouped query is one bucket starting at from
+    const one = await all(db, { metric: 'cpu', from: 3000, to: 9000, agg: 'count', groupBy: [] });
+    expect(Array.from(one[0]!.ts)).toEqual([3000]);
+    expect(Array.from(one[0]!.values)).toEqual([24]);
+  });
+
   it('handles out-of-order and duplicate timestamps: the last write wins', async () => {
     await using db = await openTsdb(fresh(), { chunkWindowMs: 10_000, partitionMs: 10_000 });
     const m = { metric: 'm', tags: { k: 'v' } };

@@ -501,6 +501,8 @@ export class Tsdb {
     const slots = this.slotsOf(m, q);
     const pts = await this.readPoints(m, slots, Math.ceil(from), Math.ceil(q.to), q.signal);
     const step = q.step ?? (q.groupBy !== undefined ? q.to - from : undefined);
+    // An explicit step cuts buckets at multiples of step (as documented); the default one-bucket step starts at `from`.
+    const origin = q.step !== undefined ? 0 : from;
     const results: TsdbSeries[] = [];
     const emit = (r: TsdbSeries): TsdbSeries | undefined => (q.topK ? (results.push(r), undefined) : r);
     if (q.groupBy === undefined) {
@@ -508,7 +510,7 @@ export class Tsdb {
         const info = this.series[slot]!;
         const p = pts.get(slot)!;
         if (p.ts.length === 0) continue;
-        const r = step === undefined ? p : bucketize(p.ts, p.vs, from, step, agg);
+        const r = step === undefined ? p : bucketize(p.ts, p.vs, origin, step, agg);
         if (r.ts.length === 0) continue;
         const out = emit({ org: m.org, metric: m.metric, tags: { ...info.tags }, id: hex(info.id), series: 1, ts: r.ts, values: r.vs });
         if (out) yield out;
@@ -528,7 +530,7 @@ export class Tsdb {
       for (const gk of [...groups.keys()].sort()) {
         const g = groups.get(gk)!;
         const parts = g.slots.map((s) => pts.get(s)!);
-        const r = agg === 'rate' ? sumByBucket(parts.map((p) => bucketize(p.ts, p.vs, from, step!, 'rate'))) : (() => { const pl = pool(parts); return bucketize(pl.ts, pl.vs, from, step!, agg); })();
+        const r = agg === 'rate' ? sumByBucket(parts.map((p) => bucketize(p.ts, p.vs, origin, step!, 'rate'))) : (() => { const pl = pool(parts); return bucketize(pl.ts, pl.vs, origin, step!, agg); })();
         if (r.ts.length === 0) continue;
         const out = emit({ org: m.org, metric: m.metric, tags: g.tags, series: g.slots.length, ts: r.ts, values: r.vs });
         if (out) yield out;
