@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
 import { percentile, type BenchCase, type BenchContext } from '@dataplane/bench';
-import { PollingRelay, type OutboxEvent, type Transport } from '@dataplane/outbox';
+import { PollingRelay, type Transport } from '@dataplane/outbox';
 import { PgOutboxStore } from '@dataplane/outbox/pg';
 import { createOutboxCdcRelay, createPgChangeStream } from '@dataplane/outbox/pg-cdc';
 
@@ -50,27 +50,6 @@ async function fixture(): Promise<Fixture> {
 
 /** Appends one event in its own transaction (autocommit). */
 const append = (f: Fixture, c: pg.PoolClient, i: number) => f.store.append(c, { aggregateType: 'order', aggregateId: `a${i % 100}`, type: 'OrderPlaced', payload: { i } });
-
-/** An in-memory sink: every relay publishes to the same kind of destination, so the figures compare relays. */
-function sink(onEvents: (events: readonly OutboxEvent[]) => void): Transport {
-  return {
-    async publish(events) {
-      onEvents(events);
-    },
-    async subscribe() {
-      throw new Error('not used');
-    },
-    async close() {},
-  };
-}
-
-async function dropSlot(pool: pg.Pool, slot: string, publication: string) {
-  await pool.query('select pg_terminate_backend(active_pid) from pg_replication_slots where slot_name = $1 and active_pid is not null', [slot]);
-  await new Promise((r) => setTimeout(r, 100));
-  await pool.query('select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1', [slot]).catch(() => {});
-  await pool.query(`drop publication if exists ${publication}`);
-  await pool.query('delete from public.dataplane_cdc_slots where slot = $1', [slot]).catch(() => {});
-}
 
 /** Commits `n` one-row transactions over several connections. */
 async function backlog(f: Fixture, n: number, ctx: BenchContext) {
@@ -119,41 +98,41 @@ async function produceAt(f: Fixture, rate: number, seconds: number, sample: () =
 /** Commit rate the last produceAt() really sustained. */
 let achieved = 0;
 
-/** Our outbox CDC relay; returns a handle counting delivered events and their commit-to-delivered delays. */
-async function startOurs(f: Fixture, slot: string, publication: string) {
+/**
+ * An in-memory sink recording delivered events and their commit-to-delivered delays: every relay publishes to the
+ * same kind of destination, so the figures compare relays.
+ */
+function recordingSink() {
   const delays: number[] = [];
   let rows = 0;
-  const relay = createOutboxCdcRelay({
-    connectionString: PGURL,
-    slot,
-    publication,
-    table: f.table,
-    statusIntervalMs: 1000,
-    transport: sink((events) => {
+  const transport: Transport = {
+    async publish(events) {
       const now = Date.now();
       for (const e of events) delays.push(now - Date.parse(e.occurredAt));
       rows += events.length;
-    }),
-  });
+    },
+    async subscribe() {
+      throw new Error('not used');
+    },
+    async close() {},
+  };
+  return { transport, delays, rows: () => rows };
+}
+
+/** Our outbox CDC relay on the fixture's outbox table. */
+async function startOurs(f: Fixture, slot: string, publication: string) {
+  const rec = recordingSink();
+  const relay = createOutboxCdcRelay({ connectionString: PGURL, slot, publication, table: f.table, statusIntervalMs: 1000, transport: rec.transport });
   await relay.start();
-  return { relay, delays, rows: () => rows };
+  return { relay, ...rec };
 }
 
 /** Our polling relay (batch 256, 20 ms poll) on the same outbox table. */
 async function startPolling(f: Fixture) {
-  const delays: number[] = [];
-  let rows = 0;
-  const relay = new PollingRelay({
-    store: f.store,
-    batchSize: 256,
-    transport: sink((events) => {
-      const now = Date.now();
-      for (const e of events) delays.push(now - Date.parse(e.occurredAt));
-      rows += events.length;
-    }),
-  });
+  const rec = recordingSink();
+  const relay = new PollingRelay({ store: f.store, batchSize: 256, transport: rec.transport });
   await relay.start();
-  return { relay, delays, rows: () => rows };
+  return { relay, ...rec };
 }
 
 /** The floor: pg-logical-replication with its defaults (auto acknowledgement of received LSNs). */
