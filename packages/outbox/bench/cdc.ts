@@ -51,6 +51,14 @@ async function fixture(): Promise<Fixture> {
 /** Appends one event in its own transaction (autocommit). */
 const append = (f: Fixture, c: pg.PoolClient, i: number) => f.store.append(c, { aggregateType: 'order', aggregateId: `a${i % 100}`, type: 'OrderPlaced', payload: { i } });
 
+async function dropSlot(pool: pg.Pool, slot: string, publication: string) {
+  await pool.query('select pg_terminate_backend(active_pid) from pg_replication_slots where slot_name = $1 and active_pid is not null', [slot]);
+  await new Promise((r) => setTimeout(r, 100));
+  await pool.query('select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1', [slot]).catch(() => {});
+  await pool.query(`drop publication if exists ${publication}`);
+  await pool.query('delete from public.dataplane_cdc_slots where slot = $1', [slot]).catch(() => {});
+}
+
 /** Commits `n` one-row transactions over several connections. */
 async function backlog(f: Fixture, n: number, ctx: BenchContext) {
   const workers = 8;
