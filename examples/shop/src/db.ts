@@ -3,9 +3,9 @@
  * of PostgreSQL: same SQL, transactions, FOR UPDATE SKIP LOCKED, advisory locks); real mode gives each one its own
  * schema in the PostgreSQL at PGURL.
  */
-import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import type { PgPoolLike, PgQueryable } from '@dataplane/outbox/pg';
+import type { PgPoolLike } from '@dataplane/outbox/pg';
+import { openPglitePool } from '@dataplane/outbox/pglite';
 
 export interface ServiceDb extends PgPoolLike {
   /** Schema the service's tables live in. */
@@ -13,52 +13,9 @@ export interface ServiceDb extends PgPoolLike {
   end(): Promise<void>;
 }
 
-/**
- * A pool over one PGlite instance. PGlite is a single session, so a "connection" is exclusive access to it until
- * released: transactions from different callers never interleave.
- */
+/** Embedded mode: the service's own in-process PostgreSQL (PGlite, in memory), closed by end(). */
 async function pglitePool(): Promise<ServiceDb> {
-  const db = await PGlite.create();
-  let tail: Promise<void> = Promise.resolve();
-  const client: PgQueryable = {
-    async query(text: string, values?: unknown[]) {
-      const r = await db.query<Record<string, unknown>>(text, values as unknown[] | undefined);
-      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
-    },
-  };
-  const acquire = async () => {
-    let release!: () => void;
-    const previous = tail;
-    tail = new Promise<void>((r) => (release = r));
-    await previous;
-    return release;
-  };
-  return {
-    schema: 'public',
-    async query(text, values) {
-      const release = await acquire();
-      try {
-        return await client.query(text, values);
-      } finally {
-        release();
-      }
-    },
-    async connect() {
-      const release = await acquire();
-      let done = false;
-      return {
-        query: client.query,
-        release() {
-          if (done) return;
-          done = true;
-          release();
-        },
-      };
-    },
-    async end() {
-      await db.close();
-    },
-  };
+  return Object.assign(await openPglitePool(), { schema: 'public' });
 }
 
 /** A pg pool whose sessions use the service's own schema. */
