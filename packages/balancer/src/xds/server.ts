@@ -355,18 +355,22 @@ export class XdsServer implements AsyncDisposable {
   }
 
   #onStream(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
+    this.#serve(call, this.#streams, { call, nodeId: '', zone: undefined, subs: new Map() } as StreamState, (st, req) => this.#onRequest(st, req));
+  }
+
+  /** Shared lifecycle of a state-of-the-world or delta stream: register, dispatch requests, unregister. */
+  #serve<S, Req>(call: grpc.ServerDuplexStream<Req, unknown>, streams: Set<S>, state: S, onRequest: (state: S, req: Req) => void): void {
     if (this.#closed) {
       call.end();
       return;
     }
-    const state: StreamState = { call, nodeId: '', zone: undefined, subs: new Map() };
-    this.#streams.add(state);
+    streams.add(state);
     const drop = (): void => {
-      this.#streams.delete(state);
+      streams.delete(state);
     };
-    call.on('data', (req: DiscoveryRequest) => {
+    call.on('data', (req: Req) => {
       try {
-        this.#onRequest(state, req);
+        onRequest(state, req);
       } catch (err) {
         call.destroy(err as Error);
         drop();
@@ -381,13 +385,17 @@ export class XdsServer implements AsyncDisposable {
     call.on('close', drop);
   }
 
+  /** Records the client's node id and zone (node.locality) from a request that carries a node. */
+  #readNode(state: { nodeId: string; zone: string | undefined }, node: DiscoveryRequest['node']): void {
+    if (!node) return;
+    state.nodeId = node.id ?? state.nodeId;
+    const zone = node.locality?.zone;
+    if (zone !== undefined && zone !== '') state.zone = zone;
+  }
+
   #onRequest(state: StreamState, req: DiscoveryRequest): void {
     this.#counters.requests += 1;
-    if (req.node) {
-      state.nodeId = req.node.id ?? state.nodeId;
-      const zone = req.node.locality?.zone;
-      if (zone !== undefined && zone !== '') state.zone = zone;
-    }
+    this.#readNode(state, req.node);
     const typeUrl = req.type_url ?? '';
     if (![TYPE_URLS.listener, TYPE_URLS.route, TYPE_URLS.cluster, TYPE_URLS.endpoint].includes(typeUrl as never)) return;
     let sub = state.subs.get(typeUrl);
@@ -429,30 +437,7 @@ export class XdsServer implements AsyncDisposable {
   }
 
   #onDeltaStream(call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>): void {
-    if (this.#closed) {
-      call.end();
-      return;
-    }
-    const state: DeltaStreamState = { call, nodeId: '', zone: undefined, subs: new Map() };
-    this.#deltaStreams.add(state);
-    const drop = (): void => {
-      this.#deltaStreams.delete(state);
-    };
-    call.on('data', (req: DeltaDiscoveryRequest) => {
-      try {
-        this.#onDeltaRequest(state, req);
-      } catch (err) {
-        call.destroy(err as Error);
-        drop();
-      }
-    });
-    call.on('end', () => {
-      drop();
-      call.end();
-    });
-    call.on('error', drop);
-    call.on('cancelled', drop);
-    call.on('close', drop);
+    this.#serve(call, this.#deltaStreams, { call, nodeId: '', zone: undefined, subs: new Map() } as DeltaStreamState, (st, req) => this.#onDeltaRequest(st, req));
   }
 
   /**
@@ -463,11 +448,7 @@ export class XdsServer implements AsyncDisposable {
    */
   #onDeltaRequest(state: DeltaStreamState, req: DeltaDiscoveryRequest): void {
     this.#counters.requests += 1;
-    if (req.node) {
-      state.nodeId = req.node.id ?? state.nodeId;
-      const zone = req.node.locality?.zone;
-      if (zone !== undefined && zone !== '') state.zone = zone;
-    }
+    this.#readNode(state, req.node);
     const typeUrl = req.type_url ?? '';
     if (![TYPE_URLS.listener, TYPE_URLS.route, TYPE_URLS.cluster, TYPE_URLS.endpoint].includes(typeUrl as never)) return;
     const subscribe = req.resource_names_subscribe ?? [];
