@@ -59,3 +59,26 @@ describe('snippets', () => {
     expect(() => extractSnippets('x', text, { count: 0 })).toThrow(expect.objectContaining({ code: 'RAG_INVALID_ARGUMENT' }));
   });
 });
+
+describe('extractive generator on Markdown sources', () => {
+  it('never quotes table rows, headings or code, and keeps list items apart', async () => {
+    const text = [
+      '# Swept wings',
+      'Swept wings delay shock waves at transonic speed.',
+      '',
+      '| wing | shock waves |',
+      '| --- | --- |',
+      '| swept | delayed |',
+      '',
+      '```',
+      'swept wings shock waves transonic',
+      '```',
+      '- Swept wings reduce drag near Mach one',
+      '- Straight wings are simpler',
+    ].join('\n');
+    const gen = createExtractiveGenerator({ maxSentences: 3 });
+    const res = await gen.generate({ question: 'swept wings shock waves transonic', sources: [{ n: 1, id: 'md#0', text }] });
+    expect(res.text).toBe('Swept wings delay shock waves at transonic speed. [1] Swept wings reduce drag near Mach one. [1] Straight wings are simpler. [1]');
+    expect(res.text).not.toMatch(/[|#`]/);
+  });
+});

@@ -46,7 +46,7 @@ export function createExtractiveGenerator(options: ExtractiveGeneratorOptions = 
       const cands: { text: string; n: number; order: number; terms: Set<string>; score: number }[] = [];
       let order = 0;
       for (const src of req.sources) {
-        for (const s of splitSentences(src.text)) {
+        for (const s of proseBlocks(src.text).flatMap((b) => splitSentences(b))) {
           const terms = analyzer.analyze(s.text).map((t) => t.term);
           const score = scoreTerms(terms, q);
           if (score > 0) cands.push({ text: s.text.replace(/\s+/g, ' '), n: src.n, order: order++, terms: new Set(terms), score });
@@ -73,6 +73,40 @@ export function createExtractiveGenerator(options: ExtractiveGeneratorOptions = 
       return Promise.resolve({ text, model: 'extractive', usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens }, finishReason: 'stop' });
     },
   };
+}
+
+/**
+ * The prose of a (possibly Markdown) source as blocks of text: table rows, code fences and their contents,
+ * headings and horizontal rules are left out, list markers and quote markers are dropped, so that an answer
+ * never quotes a table fragment or a heading glued to a sentence.
+ */
+function proseBlocks(text: string): string[] {
+  const blocks: string[] = [];
+  let cur: string[] = [];
+  let fence = false;
+  const end = (): void => {
+    if (cur.length > 0) blocks.push(cur.join(' '));
+    cur = [];
+  };
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (/^(```|~~~)/.test(line)) {
+      fence = !fence;
+      end();
+      continue;
+    }
+    const structural = fence || line === '' || /^#{1,6}\s/.test(line) || /^\|.*\|$/.test(line) || (line.match(/\|/g)?.length ?? 0) >= 2 || /^([-*_=]\s*){3,}$/.test(line);
+    if (structural) {
+      end();
+      continue;
+    }
+    const prose = line.replace(/^(?:>\s*)+/, '');
+    const item = prose.replace(/^(?:[-*+]|\d+[.)])\s+/, '');
+    if (item !== prose) end(); // a list item starts its own block
+    cur.push(item);
+  }
+  end();
+  return blocks;
 }
 
 function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
