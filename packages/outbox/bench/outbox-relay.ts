@@ -174,6 +174,7 @@ export const outboxCases: BenchCase[] = [
   drainCase('redis', 256),
   drainCase('redis', 1024),
   drainCase('nats', 256),
+  drainCase('nats', 1024),
   e2eCase('redis'),
   e2eCase('nats'),
 ];
