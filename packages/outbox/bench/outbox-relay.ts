@@ -117,49 +117,69 @@ function e2eCase(kind: 'redis' | 'nats'): BenchCase {
     async run(ctx: BenchContext) {
       const seconds = ctx.quick ? 4 : 10;
       const rate = Number(process.env.OUTBOX_BENCH_RATE ?? 10_000);
+      const inflight = Number(process.env.OUTBOX_BENCH_INFLIGHT ?? 512);
+      const lanes = Number(process.env.OUTBOX_BENCH_LANES ?? 2);
       const e = await env(kind);
       try {
         const store = new PgOutboxStore({ pool: e.pool, schema: e.schema, table: 'ob', partitions: 16, partitionsPerClaim: 8 });
         await store.migrate();
-        const inbox = new PgInbox({ pool: e.pool, schema: e.schema });
+        const inbox = new PgInbox({ pool: e.pool, schema: e.schema, concurrency: lanes });
         await inbox.migrate();
         const lat: number[] = [];
+        let commitAt = new Float64Array(0);
         const consumer = new Consumer<PgQueryable>({
-          name: 'bench', transport: e.transport, inbox, aggregateTypes: ['acct'], maxInFlight: 64,
+          name: 'bench', transport: e.transport, inbox, aggregateTypes: ['acct'], maxInFlight: inflight,
           handler: async () => {},
         });
         // latency is recorded when the inbox transaction has committed: wrap the inbox
         const proc = inbox.process.bind(inbox);
         inbox.process = async (c, ev, eff) => {
           const r = await proc(c, ev, eff);
-          if (r === 'handled') lat.push(Date.now() - (ev.payload as { t: number }).t);
+          if (r === 'handled') lat.push(performance.now() - commitAt[(ev.payload as { k: number }).k]!);
           return r;
         };
         await consumer.start();
         const relays = [0, 1].map(() => new PollingRelay({ store, transport: e.transport, batchSize: 256, pollIntervalMs: 5 }));
         await Promise.all(relays.map((r) => r.start()));
         const perTick = Math.max(1, Math.round(rate / 100)); // one transaction every 10 ms
-        const total = perTick * 100 * seconds;
+        const ticks = 100 * seconds;
+        const total = perTick * ticks;
+        // the moment each transaction's COMMIT was sent: commit-to-handled is measured from there
+        commitAt = new Float64Array(ticks);
         let sent = 0;
+        let outstanding = 0;
+        const inFlight = new Set<Promise<void>>();
         const t0 = performance.now();
-        for (let tick = 0; sent < total; tick++) {
-          const c = await e.pool.connect();
-          await c.query('begin');
-          await store.append(c, Array.from({ length: perTick }, (_, j) => ({ aggregateType: 'acct', aggregateId: `a${(sent + j) % 1000}`, type: 'Step', payload: { t: Date.now() } })));
-          await c.query('commit');
-          c.release();
-          sent += perTick;
+        for (let tick = 0; tick < ticks; tick++) {
+          // transactions start on the 10 ms clock, up to 4 at once (a slow commit does not hold the next one back)
+          while (outstanding >= 4) await Promise.race(inFlight);
+          outstanding++;
+          const p = (async () => {
+            const c = await e.pool.connect();
+            await c.query('begin');
+            await store.append(c, Array.from({ length: perTick }, (_, j) => ({ aggregateType: 'acct', aggregateId: `a${(tick * perTick + j) % 1000}`, type: 'Step', payload: { k: tick } })));
+            commitAt[tick] = performance.now();
+            await c.query('commit');
+            c.release();
+            sent += perTick;
+            ctx.progress('produce', sent, total);
+          })().finally(() => {
+            outstanding--;
+            inFlight.delete(p);
+          });
+          inFlight.add(p);
           const wait = t0 + (tick + 1) * 10 - performance.now();
           if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-          ctx.progress('produce', sent, total);
         }
+        await Promise.all(inFlight);
+        const produceSecs = (performance.now() - t0) / 1000;
         const deadline = Date.now() + 120_000;
         while (consumer.stats().handled < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         const secs = (performance.now() - t0) / 1000;
         await Promise.all(relays.map((r) => r.close()));
         await consumer.close();
         const samples = lat;
-        ctx.report({ metric: 'end-to-end handled', unit: 'events/s', higherIsBetter: true, ours: consumer.stats().handled / secs, peers: {}, notes: { targetRate: rate, events: total } });
+        ctx.report({ metric: 'end-to-end handled', unit: 'events/s', higherIsBetter: true, ours: consumer.stats().handled / secs, peers: {}, notes: { targetRate: rate, producedPerSec: Math.round(total / produceSecs), events: total, relays: 2, relayBatch: 256, consumerMaxInFlight: inflight, inboxLanes: lanes } });
         ctx.report({ metric: 'commit-to-handled p50', unit: 'ms', higherIsBetter: false, ours: percentile(samples, 50), peers: {} });
         ctx.report({ metric: 'commit-to-handled p99', unit: 'ms', higherIsBetter: false, ours: percentile(samples, 99), peers: {} });
       } finally {

@@ -1,5 +1,5 @@
 import { OutboxError } from '../../errors.js';
-import { validateEvent, type OutboxEvent } from '../../envelope/envelope.js';
+import { aggregateHash, validateEvent, type OutboxEvent } from '../../envelope/envelope.js';
 import type { DeadLetter, Inbox } from '../../store/types.js';
 import type { PgPoolLike, PgQueryable } from './store.js';
 
@@ -23,6 +23,15 @@ export interface PgInboxOptions {
    * @defaultValue 0
    */
   maxGroupWaitMs?: number | undefined;
+  /**
+   * Groups committed at the same time, each on its own pool connection. Calls are spread over these lanes by a hash
+   * of the event's aggregate id, so the calls of one aggregate always share a lane and commit in call order. Keep it
+   * below the pool's size. With more than one lane, effects of different aggregates run in concurrent transactions:
+   * effects that update the same rows may then wait for each other, and a deadlock between two groups only makes
+   * PostgreSQL abort one of them, whose calls are then retried (see {@link PgInbox}).
+   * @defaultValue 2
+   */
+  concurrency?: number | undefined;
 }
 
 /** Counters of a {@link PgInbox} (a plain snapshot). */
@@ -39,6 +48,8 @@ export interface PgInboxStats {
   failed: number;
   /** Largest group so far. */
   maxGroup: number;
+  /** Groups whose single transaction failed (an effect threw, or the commit failed) and that were run again with a savepoint per effect. */
+  fallbacks: number;
 }
 
 interface Pending {
@@ -52,6 +63,12 @@ interface Pending {
   result: 'handled' | 'duplicate' | undefined;
   error: unknown;
   failed: boolean;
+}
+
+interface Lane {
+  queue: Pending[];
+  running: boolean;
+  scheduled: boolean;
 }
 
 const IDENT = /^[a-z_][a-z0-9_]{0,40}$/;
@@ -86,10 +103,8 @@ export class PgInbox implements Inbox<PgQueryable> {
   readonly #schema: string;
   readonly #maxGroup: number;
   readonly #waitMs: number;
-  #queue: Pending[] = [];
-  #running = false;
-  #scheduled = false;
-  #stats: PgInboxStats = { transactions: 0, events: 0, handled: 0, duplicates: 0, failed: 0, maxGroup: 0 };
+  readonly #lanes: Lane[];
+  #stats: PgInboxStats = { transactions: 0, events: 0, handled: 0, duplicates: 0, failed: 0, maxGroup: 0, fallbacks: 0 };
 
   /** @throws OutboxError `OUTBOX_INVALID_ARGUMENT` for a bad identifier or group option. */
   constructor(options: PgInboxOptions) {
@@ -104,6 +119,9 @@ export class PgInbox implements Inbox<PgQueryable> {
     this.#waitMs = options.maxGroupWaitMs ?? 0;
     if (!Number.isInteger(this.#maxGroup) || this.#maxGroup < 1) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'maxGroupSize must be an integer >= 1');
     if (!Number.isFinite(this.#waitMs) || this.#waitMs < 0) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'maxGroupWaitMs must be >= 0');
+    const lanes = options.concurrency ?? 2;
+    if (!Number.isInteger(lanes) || lanes < 1 || lanes > 64) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'concurrency must be an integer 1..64');
+    this.#lanes = Array.from({ length: lanes }, () => ({ queue: [], running: false, scheduled: false }));
   }
 
   /** A snapshot of the group-commit counters. */
@@ -125,56 +143,78 @@ export class PgInbox implements Inbox<PgQueryable> {
    */
   process(consumer: string, event: OutboxEvent, effect: (ctx: PgQueryable) => Promise<void>): Promise<'handled' | 'duplicate'> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ consumer, event, key: `${consumer}\u0000${event.id}`, effect, resolve, reject, result: undefined, error: undefined, failed: false });
-      this.#schedule();
+      const lane = this.#lanes.length === 1 ? this.#lanes[0]! : this.#lanes[aggregateHash(event.aggregateId) % this.#lanes.length]!;
+      lane.queue.push({ consumer, event, key: `${consumer}\u0000${event.id}`, effect, resolve, reject, result: undefined, error: undefined, failed: false });
+      this.#schedule(lane);
     });
   }
 
-  #schedule(): void {
-    if (this.#running || this.#scheduled || this.#queue.length === 0) return;
-    this.#scheduled = true;
+  #schedule(lane: Lane): void {
+    if (lane.running || lane.scheduled || lane.queue.length === 0) return;
+    lane.scheduled = true;
     // 0 ms: one macrotask turn, so calls made in the same tick share the group
-    if (this.#waitMs > 0 && this.#queue.length < this.#maxGroup) setTimeout(() => this.#fire(), this.#waitMs);
-    else setImmediate(() => this.#fire());
+    if (this.#waitMs > 0 && lane.queue.length < this.#maxGroup) setTimeout(() => this.#fire(lane), this.#waitMs);
+    else setImmediate(() => this.#fire(lane));
   }
 
-  #fire(): void {
-    this.#scheduled = false;
-    if (this.#running) return;
-    this.#running = true;
-    void this.#drain().finally(() => {
-      this.#running = false;
-      this.#schedule();
+  #fire(lane: Lane): void {
+    lane.scheduled = false;
+    if (lane.running) return;
+    lane.running = true;
+    void this.#drain(lane).finally(() => {
+      lane.running = false;
+      this.#schedule(lane);
     });
   }
 
-  /** Runs groups back to back while calls keep arriving (those that came during a commit form the next group). */
-  async #drain(): Promise<void> {
-    while (this.#queue.length > 0) await this.#runGroup(this.#take());
+  /** Runs a lane's groups back to back while calls keep arriving (those that came during a commit form the next group). */
+  async #drain(lane: Lane): Promise<void> {
+    while (lane.queue.length > 0) await this.#runGroup(this.#take(lane));
   }
 
   /** Takes up to maxGroupSize calls, at most one per (consumer, event id); later copies stay queued, in order. */
-  #take(): Pending[] {
+  #take(lane: Lane): Pending[] {
     const group: Pending[] = [];
     const keys = new Set<string>();
     const rest: Pending[] = [];
-    for (const p of this.#queue) {
+    for (const p of lane.queue) {
       if (group.length < this.#maxGroup && !keys.has(p.key)) {
         keys.add(p.key);
         group.push(p);
       } else rest.push(p);
     }
-    this.#queue = rest;
+    lane.queue = rest;
     this.#stats.events += group.length;
     if (group.length > this.#stats.maxGroup) this.#stats.maxGroup = group.length;
     return group;
   }
 
+  /**
+   * Fast path: the whole group in one transaction with no savepoint. If anything fails (an effect threw, left the
+   * transaction aborted, or the commit failed), nothing of it was committed, and the group runs again with a savepoint
+   * per effect, which finds out exactly which calls failed.
+   */
   async #runGroup(group: Pending[]): Promise<void> {
+    try {
+      await this.#transaction(group, false);
+    } catch {
+      this.#stats.fallbacks++;
+      for (const p of group) {
+        p.result = undefined;
+        p.failed = false;
+        p.error = undefined;
+      }
+      await this.#runGroupWithSavepoints(group);
+      return;
+    }
+    for (const p of group) this.#settle(p);
+  }
+
+  async #runGroupWithSavepoints(group: Pending[]): Promise<void> {
     let groupErr: unknown;
     let ok = false;
     try {
-      await this.#transaction(group);
+      await this.#transaction(group, true);
       ok = true;
     } catch (err) {
       groupErr = err;
@@ -193,12 +233,12 @@ export class PgInbox implements Inbox<PgQueryable> {
       if (p.failed) this.#fail(p, p.error);
       else {
         p.result = undefined;
-        await this.#runGroup([p]);
+        await this.#runGroupWithSavepoints([p]);
       }
     }
   }
 
-  async #transaction(group: Pending[]): Promise<void> {
+  async #transaction(group: Pending[], savepoints: boolean): Promise<void> {
     const c = await this.#pool.connect();
     let broken = false;
     this.#stats.transactions++;
@@ -212,6 +252,23 @@ export class PgInbox implements Inbox<PgQueryable> {
           [sorted.map((p) => p.consumer), sorted.map((p) => p.event.id)],
         );
         const fresh = new Set(r.rows.map((x) => `${x.consumer as string}\u0000${x.event_id as string}`));
+        if (!savepoints) {
+          // no savepoint: any throw rolls the whole group back (the caller then runs it again with savepoints)
+          let ran = false;
+          for (const p of group) {
+            if (!fresh.has(p.key)) {
+              p.result = 'duplicate';
+              continue;
+            }
+            ran = true;
+            await p.effect(c);
+            p.result = 'handled';
+          }
+          // an effect that swallowed an SQL error left the transaction aborted, where COMMIT would quietly roll back:
+          // the select fails first, and the commit is then not run
+          await c.query(ran ? 'select 1; commit' : 'commit');
+          return;
+        }
         let savepoint = false;
         for (const p of group) {
           if (!fresh.has(p.key)) {

@@ -119,14 +119,67 @@ export class RedisStreamsTransport implements Transport {
     };
     await ensureGroups();
 
-    const handleEntries = async (key: string, entries: Entry[]): Promise<void> => {
-      const acks: string[] = [];
-      let i = 0;
-      const running: Array<Promise<void>> = [];
-      // start handlers in stream order, at most maxInFlight at once
+    // Read-ahead: the loop reads the next entries while earlier ones are still being handled, keeping up to
+    // maxInFlight handlers running; handlers are started in stream order (the consumer keeps per-aggregate order)
+    // and acknowledged in batches (one XACK per stream per flush) on a connection of their own, so an XACK never
+    // waits behind a blocking XREADGROUP.
+    const ackConn = this.#o.client.duplicate();
+    let inFlight = 0;
+    let wake: (() => void) | undefined;
+    const acks = new Map<string, string[]>();
+    let acking: Promise<void> | undefined;
+    let ackQueued = false;
+    const flushAcks = async (): Promise<void> => {
+      while (acks.size > 0) {
+        const batch = [...acks];
+        acks.clear();
+        try {
+          const res = await ackConn.pipeline(batch.map(([k, ids]) => ['xack', k, group, ...ids])).exec();
+          const failed = res === null ? new Error('pipeline discarded') : res.find((r) => r[0] !== null)?.[0];
+          if (failed) throw failed;
+        } catch (err) {
+          // not acknowledged: the entries stay pending and are delivered again (the inbox absorbs them)
+          onError(err);
+        }
+      }
+    };
+    const scheduleAck = (): void => {
+      if (ackQueued) return;
+      ackQueued = true;
+      setImmediate(() => {
+        ackQueued = false;
+        if (acking !== undefined) return; // the running flush picks the new ids up
+        acking = flushAcks().finally(() => {
+          acking = undefined;
+          if (acks.size > 0) scheduleAck();
+        });
+      });
+    };
+    const ack = (key: string, id: string): void => {
+      const ids = acks.get(key);
+      if (ids === undefined) acks.set(key, [id]);
+      else ids.push(id);
+      scheduleAck();
+    };
+    const done = (): void => {
+      inFlight--;
+      if (wake !== undefined) {
+        const w = wake;
+        wake = undefined;
+        // after the current microtasks: a group commit resolves many handlers at once, read once for all of them
+        setImmediate(w);
+      }
+    };
+    /** Waits until fewer than `limit` handlers run. */
+    const capacity = async (limit: number): Promise<void> => {
+      while (inFlight > limit) await new Promise<void>((r) => (wake = r));
+    };
+
+    const dispatch = (key: string, entries: Entry[]): void => {
+      // handlers start in stream order, synchronously: the consumer chains them per aggregate
       for (const [id, fields] of entries) {
         if (fields === null) {
-          acks.push(id); // trimmed before it was acknowledged
+          ack(key, id); // trimmed before it was acknowledged
           continue;
         }
         let event: OutboxEvent;
@@ -135,43 +188,54 @@ export class RedisStreamsTransport implements Transport {
           event = decodeEvent(raw ?? '');
         } catch (err) {
           onError(new OutboxError('OUTBOX_INVALID_EVENT', `undecodable entry ${key} ${id} skipped`, { cause: err }));
-          acks.push(id);
+          ack(key, id);
           continue;
         }
-        if (running.length - i >= maxInFlight) await running[i++]!.catch(() => {});
-        running.push(
-          handler(event, { deliveryCount: 1 }).then(
-            () => void acks.push(id),
-            (err: unknown) => onError(err),
-          ),
+        inFlight++;
+        handler(event, { deliveryCount: 1 }).then(
+          () => {
+            ack(key, id);
+            done();
+          },
+          (err: unknown) => {
+            onError(err);
+            done();
+          },
         );
       }
-      await Promise.allSettled(running);
-      if (acks.length > 0) await conn.call('XACK', key, group, ...acks);
     };
 
     const loop = async (): Promise<void> => {
       let failures = 0;
+      // own pending entries (delivered before a restart or an error, never acknowledged) are read first, from a
+      // cursor per stream so that entries still being handled are not delivered twice
       let ownPending = true;
+      let cursors = new Map(keys.map((k) => [k, '0']));
       let nextClaim = 0;
       while (!ctrl.signal.aborted) {
         try {
+          await capacity(maxInFlight - 1);
+          if (ctrl.signal.aborted) break;
           const now = Date.now();
-          if (now >= nextClaim) {
+          if (!ownPending && now >= nextClaim) {
             nextClaim = now + Math.max(100, idle / 2);
             for (const k of keys) {
               const r = (await conn.call('XAUTOCLAIM', k, group, consumer, idle, '0-0', 'COUNT', count)) as [string, Entry[], string[]?];
-              if (r[1].length > 0) await handleEntries(k, r[1]);
+              if (r[1].length > 0) dispatch(k, r[1]);
             }
           }
-          const args: Array<string | number> = ['GROUP', group, consumer, 'COUNT', count];
+          const n = Math.min(count, maxInFlight - inFlight);
+          const args: Array<string | number> = ['GROUP', group, consumer, 'COUNT', Math.max(1, n)];
           if (!ownPending) args.push('BLOCK', block);
-          args.push('STREAMS', ...keys, ...keys.map(() => (ownPending ? '0' : '>')));
+          args.push('STREAMS', ...keys, ...keys.map((k) => (ownPending ? (cursors.get(k) ?? '0') : '>')));
           const res = (await conn.call('XREADGROUP', ...args)) as Array<[string, Entry[]]> | null;
           let got = 0;
           for (const [k, entries] of res ?? []) {
             got += entries.length;
-            if (entries.length > 0) await handleEntries(k, entries);
+            if (entries.length > 0) {
+              if (ownPending) cursors.set(k, entries[entries.length - 1]![0]);
+              dispatch(k, entries);
+            }
           }
           if (ownPending && got === 0) ownPending = false;
           failures = 0;
@@ -180,10 +244,15 @@ export class RedisStreamsTransport implements Transport {
           onError(err);
           failures++;
           if (String((err as Error).message).includes('NOGROUP')) await ensureGroups().catch(() => {});
-          ownPending = true;
           await sleep(backoffDelay(failures, 100, 5000), ctrl.signal);
+          // re-read own pending entries once the handlers of everything read so far have finished
+          await capacity(0);
+          ownPending = true;
+          cursors = new Map(keys.map((k) => [k, '0']));
         }
       }
+      await capacity(0);
+      while (acking !== undefined || acks.size > 0) await (acking ?? flushAcks());
     };
     const running = loop();
     const sub: Subscription = {
@@ -192,6 +261,7 @@ export class RedisStreamsTransport implements Transport {
         await running;
         this.#subs.delete(sub);
         await conn.quit().catch(() => {});
+        await ackConn.quit().catch(() => {});
       },
     };
     this.#subs.add(sub);
