@@ -1,30 +1,10 @@
 import { OutboxError } from '../../errors.js';
-import { decodeEvent, encodeEvent, type OutboxEvent } from '../../envelope/envelope.js';
+import { encodeEvent, type OutboxEvent } from '../../envelope/envelope.js';
 import type { DeliveryHandler, SubscribeOptions, Subscription, Transport } from '../../transport/types.js';
-
-/* Structural views of the nats.js 2.x API used here (this module does not import nats). */
-interface JsMsg {
-  data: Uint8Array;
-  info: { redeliveryCount: number };
-  ack(): void;
-  nak(millis?: number): void;
-}
-interface ConsumerMessages extends AsyncIterable<JsMsg> {
-  close(): Promise<void | Error>;
-}
-interface JetStreamClient {
-  publish(subject: string, data: Uint8Array, options?: { msgID?: string }): Promise<{ duplicate: boolean; seq: number }>;
-  consumers: { get(stream: string, durable: string): Promise<{ consume(opts?: { max_messages?: number }): Promise<ConsumerMessages> }> };
-}
-interface JetStreamManager {
-  streams: { info(name: string): Promise<unknown>; add(cfg: Record<string, unknown>): Promise<unknown> };
-  consumers: { add(stream: string, cfg: Record<string, unknown>): Promise<unknown> };
-}
-/** The part of a nats.js `NatsConnection` used here. */
-export interface NatsConnectionLike {
-  jetstream(): unknown;
-  jetstreamManager(): Promise<unknown>;
-}
+import type { CorePublisherConnection } from './publisher.js';
+import { PubAckPipeline } from './publisher.js';
+import { PullSubscriber } from './subscriber.js';
+import type { JetStreamClientLike, JetStreamManagerLike, NatsConnectionLike } from './driver.js';
 
 /** Options of {@link NatsJetStreamTransport}. */
 export interface NatsJetStreamTransportOptions {
@@ -38,6 +18,38 @@ export interface NatsJetStreamTransportOptions {
   duplicateWindowMs?: number | undefined;
   /** Redelivery after this long without an ack. @defaultValue 30_000 */
   ackWaitMs?: number | undefined;
+  /**
+   * How long `publish` waits for the PubAcks of a batch before it rejects (retryably; the relay then republishes and
+   * the stream drops the copies it already has by `Nats-Msg-Id`). @defaultValue 10_000
+   */
+  publishTimeoutMs?: number | undefined;
+  /**
+   * Publish every event of a batch at once as a core NATS publish with a reply subject, on one shared PubAck
+   * subscription, and resolve when all PubAcks arrived (what the Go client's `PublishAsync` does). `false` uses
+   * `js.publish` per event (one request each, still concurrent). Either way `publish` resolves only once the stream
+   * acknowledged every event. Needs a connection with `publish` and `subscribe` (every nats.js 2.x connection).
+   * @defaultValue true
+   */
+  pipelinedPublish?: boolean | undefined;
+  /**
+   * Messages a subscriber asks the server for per pull request (`consume({ max_messages })`); the client re-pulls
+   * as the batch drains. @defaultValue `clamp(4 × maxInFlight, 256, 1024)`
+   */
+  pullBatch?: number | undefined;
+  /**
+   * The durable consumer's `max_ack_pending` when it is created: how many delivered, unacknowledged messages the
+   * server allows; also bounds the subscriber's local queue. @defaultValue `max(1000, 4 × maxInFlight)`
+   */
+  maxAckPending?: number | undefined;
+  /**
+   * Lifetime of a subscriber's pull requests (at least 1_000). The server keeps a pull request open until it expires
+   * even after the subscriber closed, and messages it routes there come back only after `ackWaitMs`; a shorter
+   * lifetime bounds that, at the cost of one re-pull per lifetime while idle. Idle heartbeats are every
+   * `min(5_000, pullExpiresMs / 2)` ms; a subscriber that misses two re-pulls. @defaultValue 10_000
+   */
+  pullExpiresMs?: number | undefined;
+  /** Delay before redelivery when a handler rejected. @defaultValue 1_000 */
+  nakDelayMs?: number | undefined;
   onError?: ((err: unknown) => void) | undefined;
 }
 
@@ -45,6 +57,15 @@ export interface NatsJetStreamTransportOptions {
  * NATS JetStream transport: one subject per aggregate type, `Nats-Msg-Id` = event id (the broker drops a republish
  * inside the duplicate window), `publish` resolves when every PubAck arrived. `subscribe` uses a durable pull
  * consumer per group with explicit acks (an event is acked after the handler resolved, nak'ed when it rejected).
+ *
+ * @remarks
+ * Publishing is pipelined: all events of a `publish` call are sent at once in order on the one connection (the
+ * stream stores them in that order) and the call resolves when the last PubAck arrived; see `pipelinedPublish`.
+ * Subscribing uses `consume()` in callback mode with large pull batches; messages that arrive together are handed
+ * to the handler in the same tick (so a grouping inbox commits them together), in arrival order, at most
+ * `maxInFlight` at once. Acks are plain `+ACK`s, written together once per tick by nats.js; none is double-acked,
+ * because a lost ack only causes a redelivery, which the inbox absorbs. `Subscription.close()` flushes the
+ * connection so the acks of finished handlers reached the server before it resolves.
  *
  * @example
  * ```ts
@@ -63,16 +84,27 @@ export class NatsJetStreamTransport implements Transport {
   readonly #stream: string;
   readonly #prefix: string;
   readonly #subs = new Set<Subscription>();
-  #ready: Promise<JetStreamManager> | undefined;
+  readonly #pipeline: PubAckPipeline | undefined;
+  #js: JetStreamClientLike | undefined;
+  #ready: Promise<JetStreamManagerLike> | undefined;
   #closed = false;
 
-  /** @throws OutboxError `OUTBOX_INVALID_ARGUMENT` for a bad stream name or prefix. */
+  /** @throws OutboxError `OUTBOX_INVALID_ARGUMENT` for a bad stream name, prefix or numeric option. */
   constructor(options: NatsJetStreamTransportOptions) {
     this.#o = options;
     this.#stream = options.stream ?? 'DATAPLANE_OUTBOX';
     this.#prefix = options.subjectPrefix ?? 'outbox';
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(this.#stream) || !/^[A-Za-z0-9_.-]{1,64}$/.test(this.#prefix)) {
       throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'bad stream name or subject prefix');
+    }
+    for (const k of ['publishTimeoutMs', 'pullBatch', 'maxAckPending', 'pullExpiresMs', 'ackWaitMs'] as const) {
+      const v = options[k];
+      if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', `${k} must be a positive integer`);
+    }
+    if (options.pullExpiresMs !== undefined && options.pullExpiresMs < 1000) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'pullExpiresMs must be >= 1000');
+    const nc = options.connection;
+    if (options.pipelinedPublish !== false && typeof nc.publish === 'function' && typeof nc.subscribe === 'function') {
+      this.#pipeline = new PubAckPipeline(nc as CorePublisherConnection, options.publishTimeoutMs ?? 10_000);
     }
   }
 
@@ -81,9 +113,9 @@ export class NatsJetStreamTransport implements Transport {
     return `${this.#prefix}.${aggregateType}`;
   }
 
-  #ensure(): Promise<JetStreamManager> {
+  #ensure(): Promise<JetStreamManagerLike> {
     this.#ready ??= (async () => {
-      const jsm = (await this.#o.connection.jetstreamManager()) as JetStreamManager;
+      const jsm = (await this.#o.connection.jetstreamManager()) as JetStreamManagerLike;
       try {
         await jsm.streams.info(this.#stream);
       } catch {
@@ -101,15 +133,29 @@ export class NatsJetStreamTransport implements Transport {
     return this.#ready;
   }
 
+  #client(): JetStreamClientLike {
+    this.#js ??= this.#o.connection.jetstream() as JetStreamClientLike;
+    return this.#js;
+  }
+
   /** {@inheritDoc Transport.publish} */
-  async publish(events: readonly OutboxEvent[]): Promise<void> {
+  async publish(events: readonly OutboxEvent[], options?: { signal?: AbortSignal | undefined }): Promise<void> {
     if (this.#closed) throw new OutboxError('OUTBOX_CLOSED', 'transport is closed');
+    if (events.length === 0) return;
     await this.#ensure();
-    const js = this.#o.connection.jetstream() as JetStreamClient;
     const enc = new TextEncoder();
+    if (this.#pipeline !== undefined) {
+      await this.#pipeline.publish(
+        events.map((e) => ({ subject: this.subjectOf(e.aggregateType), data: enc.encode(encodeEvent(e)), msgId: e.id })),
+        options?.signal,
+      );
+      return;
+    }
+    const js = this.#client();
+    const timeout = this.#o.publishTimeoutMs ?? 10_000;
     try {
       // sent in order on one connection; all PubAcks awaited
-      await Promise.all(events.map((e) => js.publish(this.subjectOf(e.aggregateType), enc.encode(encodeEvent(e)), { msgID: e.id })));
+      await Promise.all(events.map((e) => js.publish(this.subjectOf(e.aggregateType), enc.encode(encodeEvent(e)), { msgID: e.id, timeout })));
     } catch (err) {
       throw new OutboxError('OUTBOX_PUBLISH_FAILED', `JetStream publish failed: ${(err as Error).message}`, { cause: err, retryable: true });
     }
@@ -119,8 +165,9 @@ export class NatsJetStreamTransport implements Transport {
   async subscribe(options: SubscribeOptions, handler: DeliveryHandler): Promise<Subscription> {
     if (this.#closed) throw new OutboxError('OUTBOX_CLOSED', 'transport is closed');
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(options.group)) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'group must match [A-Za-z0-9_-]{1,64}');
-    const jsm = await this.#ensure();
     const maxInFlight = options.maxInFlight ?? 64;
+    if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'maxInFlight must be a positive integer');
+    const jsm = await this.#ensure();
     await jsm.consumers.add(this.#stream, {
       durable_name: options.group,
       ack_policy: 'explicit',
@@ -129,53 +176,41 @@ export class NatsJetStreamTransport implements Transport {
       ...(options.aggregateTypes.length === 1
         ? { filter_subject: this.subjectOf(options.aggregateTypes[0]!) }
         : { filter_subjects: options.aggregateTypes.map((t) => this.subjectOf(t)) }),
-      max_ack_pending: Math.max(1000, maxInFlight * 4),
+      max_ack_pending: this.#o.maxAckPending ?? Math.max(1000, maxInFlight * 4),
     });
-    const js = this.#o.connection.jetstream() as JetStreamClient;
-    const c = await js.consumers.get(this.#stream, options.group);
-    const messages = await c.consume({ max_messages: Math.max(16, maxInFlight) });
-    const inflight = new Set<Promise<void>>();
+    const c = await this.#client().consumers.get(this.#stream, options.group);
     const onError = this.#o.onError ?? (() => {});
-    let stopping = false;
-    const loop = (async () => {
-      for await (const m of messages) {
-        let event: OutboxEvent;
-        try {
-          event = decodeEvent(m.data);
-        } catch (err) {
-          onError(err);
-          m.ack();
-          continue;
-        }
-        const p = handler(event, { deliveryCount: m.info.redeliveryCount }).then(
-          () => m.ack(),
-          (err: unknown) => {
-            onError(err);
-            m.nak(1000);
-          },
-        );
-        inflight.add(p);
-        void p.finally(() => inflight.delete(p));
-        while (inflight.size >= maxInFlight) await Promise.race(inflight);
-        if (stopping) break;
-      }
-    })();
-    const stop = async (): Promise<void> => {
-      stopping = true;
-      await messages.close();
-      await loop.catch(onError);
-      await Promise.allSettled([...inflight]);
-      this.#subs.delete(sub);
+    const nc = this.#o.connection;
+    const s = new PullSubscriber(handler, {
+      maxInFlight,
+      nakDelayMs: this.#o.nakDelayMs ?? 1000,
+      onError,
+      flush: typeof nc.flush === 'function' ? () => nc.flush!() : undefined,
+    });
+    const expires = this.#o.pullExpiresMs ?? 10_000;
+    s.attach(
+      await c.consume({
+        max_messages: this.#o.pullBatch ?? Math.min(1024, Math.max(256, maxInFlight * 4)),
+        expires,
+        idle_heartbeat: Math.min(5_000, Math.floor(expires / 2)),
+        callback: s.onMessage,
+      }),
+    );
+    const sub: Subscription = {
+      close: async () => {
+        await s.close();
+        this.#subs.delete(sub);
+      },
     };
-    const sub: Subscription = { close: stop };
-    options.signal?.addEventListener('abort', () => void stop(), { once: true });
+    options.signal?.addEventListener('abort', () => void sub.close(), { once: true });
     this.#subs.add(sub);
     return sub;
   }
 
-  /** Closes all subscriptions (not the connection passed in). Idempotent. */
+  /** Closes all subscriptions and the PubAck subscription (not the connection passed in). Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.all([...this.#subs].map((s) => s.close()));
+    this.#pipeline?.close();
   }
 }

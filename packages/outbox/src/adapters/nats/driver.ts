@@ -1,0 +1,83 @@
+/*
+ * Structural views of the nats.js 2.x API used by the JetStream transport. This module does not import nats: a
+ * `NatsConnection` from `nats` (2.x) satisfies `NatsConnectionLike`.
+ */
+
+/** A JetStream message as seen by the subscriber (nats.js `JsMsg`). @internal */
+export interface JsMsgLike {
+  data: Uint8Array;
+  info: { redeliveryCount: number };
+  ack(): void;
+  nak(millis?: number): void;
+  term?(reason?: string): void;
+}
+
+/** A running `consume()` of a pull consumer (nats.js `ConsumerMessages`). @internal */
+export interface ConsumerMessagesLike {
+  close(): Promise<void | Error>;
+  closed(): Promise<void | Error>;
+}
+
+/** Options passed to nats.js `Consumer.consume` in callback mode. @internal */
+export interface ConsumeOptionsLike {
+  max_messages: number;
+  expires: number;
+  idle_heartbeat: number;
+  callback: (m: JsMsgLike) => void;
+}
+
+/** The part of nats.js `JetStreamClient` used here. @internal */
+export interface JetStreamClientLike {
+  publish(subject: string, data: Uint8Array, options?: { msgID?: string; timeout?: number }): Promise<{ duplicate: boolean; seq: number }>;
+  consumers: { get(stream: string, durable: string): Promise<{ consume(opts: ConsumeOptionsLike): Promise<ConsumerMessagesLike> }> };
+}
+
+/** The part of nats.js `JetStreamManager` used here. @internal */
+export interface JetStreamManagerLike {
+  streams: { info(name: string): Promise<unknown>; add(cfg: Record<string, unknown>): Promise<unknown> };
+  consumers: {
+    add(stream: string, cfg: Record<string, unknown>): Promise<unknown>;
+    update?(stream: string, durable: string, cfg: Record<string, unknown>): Promise<unknown>;
+  };
+}
+
+/** A core NATS message (nats.js `Msg`): a PubAck or a status reply. @internal */
+export interface NatsMsgLike {
+  subject: string;
+  data: Uint8Array;
+  headers?: { code?: number; description?: string } | undefined;
+}
+
+/** A core NATS subscription (nats.js `Subscription`). @internal */
+export interface NatsSubscriptionLike {
+  unsubscribe(): void;
+}
+
+/**
+ * The part of a nats.js 2.x `NatsConnection` used by {@link NatsJetStreamTransport}.
+ *
+ * `jetstream()` and `jetstreamManager()` are required. `publish`, `subscribe` and `options.inboxPrefix` enable the
+ * pipelined publish path (every nats.js 2.x connection has them); `flush` lets `Subscription.close()` wait until
+ * its acks reached the server.
+ *
+ * @example
+ * ```ts
+ * import { connect } from 'nats';
+ * import type { NatsConnectionLike } from '@dataplane/outbox/nats';
+ *
+ * const nc: NatsConnectionLike = await connect({ servers: 'nats://127.0.0.1:4222' });
+ * ```
+ * @since 0.1.0
+ */
+export interface NatsConnectionLike {
+  jetstream(): unknown;
+  jetstreamManager(): Promise<unknown>;
+  /** Core publish (fire and forget). */
+  publish?(subject: string, data: Uint8Array, options?: unknown): void;
+  /** Core subscription with a callback. */
+  subscribe?(subject: string, options?: unknown): unknown;
+  /** Resolves when the server has processed everything sent so far (PING/PONG). */
+  flush?(): Promise<void>;
+  /** Connection options; `inboxPrefix` is honoured for reply subjects. */
+  options?: { inboxPrefix?: string | undefined } | undefined;
+}

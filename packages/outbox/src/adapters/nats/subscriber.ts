@@ -1,0 +1,123 @@
+import { OutboxError } from '../../errors.js';
+import { decodeEvent, type OutboxEvent } from '../../envelope/envelope.js';
+import type { DeliveryHandler } from '../../transport/types.js';
+import type { ConsumerMessagesLike, JsMsgLike } from './driver.js';
+import { Fifo } from './fifo.js';
+
+/** Settings of one {@link PullSubscriber}. @internal */
+export interface PullSubscriberOptions {
+  /** Most handlers running at once. */
+  maxInFlight: number;
+  /** Delay before the broker redelivers an event whose handler rejected. */
+  nakDelayMs: number;
+  onError: (err: unknown) => void;
+  /** Waits until the acks sent so far reached the server (the connection's `flush`), when available. */
+  flush: (() => Promise<void>) | undefined;
+}
+
+/**
+ * Hands the messages of a pull consumer's `consume()` (callback mode) to a {@link DeliveryHandler}.
+ *
+ * Messages are started in arrival order, at most `maxInFlight` at once; the others wait in a local FIFO, which the
+ * consumer's `max_ack_pending` bounds (the server stops delivering once that many are unacknowledged). Every message
+ * that arrives in one socket read is started synchronously, so a grouping inbox sees them as one group. A message is
+ * acked (plain `+ACK`, not double-acked: a lost ack only causes a redelivery, which the inbox absorbs) after its
+ * handler resolved, nak'ed with a delay when it rejected, and terminated when it is not a valid event.
+ *
+ * @example
+ * ```ts
+ * const s = new PullSubscriber(handler, { maxInFlight: 64, nakDelayMs: 1000, onError, flush: () => nc.flush() });
+ * s.attach(await consumer.consume({ max_messages: 256, expires: 30_000, idle_heartbeat: 5_000, callback: s.onMessage }));
+ * await s.close();
+ * ```
+ * @internal
+ */
+export class PullSubscriber {
+  readonly #handler: DeliveryHandler;
+  readonly #o: PullSubscriberOptions;
+  readonly #queue = new Fifo<JsMsgLike>();
+  #messages: ConsumerMessagesLike | undefined;
+  #inFlight = 0;
+  #stopping = false;
+  #idle: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(handler: DeliveryHandler, options: PullSubscriberOptions) {
+    this.#handler = handler;
+    this.#o = options;
+  }
+
+  /** The consume() callback. */
+  readonly onMessage = (m: JsMsgLike): void => {
+    if (this.#stopping) {
+      m.nak(); // not handed to a handler: let the broker give it to another subscriber now
+      return;
+    }
+    if (this.#inFlight < this.#o.maxInFlight && this.#queue.length === 0) this.#start(m);
+    else this.#queue.push(m);
+  };
+
+  /** Binds the running consume(); its unexpected end is reported to `onError`. */
+  attach(messages: ConsumerMessagesLike): void {
+    this.#messages = messages;
+    void messages.closed().then(
+      (err) => {
+        if (err instanceof Error && !this.#stopping) this.#o.onError(new OutboxError('OUTBOX_TRANSPORT_UNAVAILABLE', `JetStream consumer stopped: ${err.message}`, { cause: err, retryable: true }));
+      },
+      (err: unknown) => this.#o.onError(err),
+    );
+  }
+
+  /** Events being handled now and events waiting for a free slot. */
+  stats(): { inFlight: number; queued: number } {
+    return { inFlight: this.#inFlight, queued: this.#queue.length };
+  }
+
+  #start(m: JsMsgLike): void {
+    let event: OutboxEvent;
+    try {
+      event = decodeEvent(m.data);
+    } catch (err) {
+      this.#o.onError(err);
+      if (m.term !== undefined) m.term(); // no reason text: servers before 2.10.? do not parse `+TERM <reason>`
+      else m.ack();
+      return;
+    }
+    this.#inFlight++;
+    let p: Promise<void>;
+    try {
+      p = this.#handler(event, { deliveryCount: m.info.redeliveryCount });
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      () => {
+        m.ack();
+        this.#done();
+      },
+      (err: unknown) => {
+        this.#o.onError(err);
+        m.nak(this.#o.nakDelayMs);
+        this.#done();
+      },
+    );
+  }
+
+  #done(): void {
+    this.#inFlight--;
+    while (this.#inFlight < this.#o.maxInFlight && this.#queue.length > 0 && !this.#stopping) this.#start(this.#queue.shift()!);
+    if (this.#inFlight === 0) this.#idle?.();
+  }
+
+  /** Stops fetching, naks what was not started, waits for running handlers and flushes their acks. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#stopping = true;
+      await this.#messages?.close().catch(this.#o.onError);
+      for (let m = this.#queue.shift(); m !== undefined; m = this.#queue.shift()) m.nak();
+      if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+      await this.#o.flush?.().catch(this.#o.onError);
+    })();
+    return this.#closing;
+  }
+}
