@@ -1,6 +1,7 @@
 /**
- * Chunk codecs: round-trip properties of Gorilla and the decimal-aware codec (NaN, infinities, -0,
- * identical values, huge deltas), rejection of bad timestamps, corruption detection.
+ * Chunk codecs: round-trip properties of Gorilla and the packed decimal codec (NaN, infinities, -0,
+ * identical values, huge deltas, frame limits), the legacy deflated codec still decoding, rejection of
+ * bad timestamps, corruption detection.
  * FC_NUM_RUNS sets the runs per property (default 300).
  */
 import fc from 'fast-check';
@@ -75,9 +76,48 @@ describe('chunk codecs', () => {
     const vs = Float64Array.from({ length: n }, (_, i) => (x = Math.round((x + Math.sin(i * 7.1) * 0.8) * 100) / 100));
     const c = encodeChunk(ts, vs, n);
     const g = encodeChunk(ts, vs, n, { decimal: false });
-    expect(c[0]).toBe(2);
+    expect(c[0]).toBe(3);
     expect(c.length).toBeLessThan(g.length);
     expect(Array.from(decodeChunk(c).vs)).toEqual(Array.from(vs));
+  });
+
+  it('packs an integer random walk at regular timestamps in under 3 bits a point', () => {
+    const n = 720;
+    const ts = Float64Array.from({ length: n }, (_, i) => 1_451_606_400_000 + i * 10_000);
+    let x = 50;
+    const vs = Float64Array.from({ length: n }, (_, i) => (x += Math.round(Math.sin(i * 3.7))));
+    const c = encodeChunk(ts, vs, n);
+    expect(c[0]).toBe(3);
+    expect((c.length - 21) * 8).toBeLessThan(3 * n);
+    expect(Array.from(decodeChunk(c).vs)).toEqual(Array.from(vs));
+  });
+
+  it('round-trips the widest decimals and frames across the packed codec limits', () => {
+    fc.assert(
+      fc.property(
+        tsArb(400).chain((ts) =>
+          fc.tuple(
+            fc.constant(ts),
+            fc.integer({ min: 0, max: 6 }),
+            fc.array(fc.oneof(fc.integer({ min: -(2 ** 50) + 1, max: 2 ** 50 - 1 }), fc.constantFrom(2 ** 50 - 1, -(2 ** 50) + 1, 0, 1)), { minLength: ts.length, maxLength: ts.length }),
+          ),
+        ),
+        ([ts, scale, ks]) => roundTrip(ts, ks.map((k) => k / 10 ** scale)),
+      ),
+      { numRuns },
+    );
+  });
+
+  it('still reads chunks of the legacy deflated decimal codec (codec 2)', () => {
+    // Written by @dataplane/lsm 0.1 (codec 2): 40 points, 10 s apart with a +17 ms jitter every 7th, 2-decimal values.
+    const legacy = Buffer.from(
+      'AigAAAAAAMC9px91QgAA9xyoH3VCY2r4cG/5/pAFcxgZlJyVGBgYCFAT/JZJTWBqlGiXWc42T3SR7CauVqH3svP59vF9kn0leJ5rpWyr6Cm2KTJvxDcybZWaLPWWcYrEH+kOtq2iM2Unci0QeifbxHeb77PsecFPXBtk34kAAA==',
+      'base64',
+    );
+    expect(legacy[0]).toBe(2);
+    const d = decodeChunk(new Uint8Array(legacy));
+    expect(Array.from(d.ts)).toEqual(Array.from({ length: 40 }, (_, i) => 1_451_606_400_000 + i * 10_000 + (i % 7 === 3 ? 17 : 0)));
+    expect(Array.from(d.vs)).toEqual(Array.from({ length: 40 }, (_, i) => Math.round((50 + Math.sin(i) * 20) * 100) / 100));
   });
 
   it('rejects out-of-range, fractional or unsorted timestamps and empty chunks', () => {

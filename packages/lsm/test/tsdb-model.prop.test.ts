@@ -1,5 +1,6 @@
 /**
- * Model-based test: random writes (duplicates, out-of-order), flushes, reopens, raw and aggregated
+ * Model-based test: random writes (object and columnar form; columnar batches reuse SeriesRef objects
+ * that are re-pointed in place between writes), with duplicates, out-of-order points, flushes, reopens, raw and aggregated
  * queries and last points against a naive in-memory reference (Map of series -> Map of ts -> value,
  * last write wins). FC_NUM_RUNS sets the number of runs (default 25).
  */
@@ -8,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openTsdb, type Tsdb, type TsdbOptions } from '@dataplane/lsm';
+import { openTsdb, type SeriesRef, type Tsdb, type TsdbOptions } from '@dataplane/lsm';
 
 const root = mkdtempSync(join(tmpdir(), 'lsm-tsdb-model-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -18,6 +19,8 @@ interface Real {
   db: Tsdb;
   dir: string;
   opts: TsdbOptions;
+  /** SeriesRef objects reused by every columnar write of a run, re-pointed in place between writes. */
+  refs: { metric: string; tags: Record<string, string> }[];
 }
 
 const HOSTS = ['a', 'b', 'c', 'd'];
@@ -46,6 +49,37 @@ class WriteCmd implements fc.AsyncCommand<Model, Real> {
     }
   }
   toString = () => `write(${JSON.stringify(this.pts)})`;
+}
+/** A columnar batch over the run's shared SeriesRef objects, after re-pointing one of them in place. */
+class ColumnarWriteCmd implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly pts: { k: number; t: number; v: number }[],
+    readonly retarget: { k: number; h: string; how: 'mutate' | 'replace' } | undefined,
+  ) {}
+  check = () => true;
+  async run(m: Model, r: Real) {
+    if (this.retarget !== undefined) {
+      const { k, h, how } = this.retarget;
+      const tags = { host: h, pair: h < 'c' ? 'ab' : 'cd' };
+      if (how === 'mutate') Object.assign(r.refs[k]!.tags, tags);
+      else r.refs[k]!.tags = tags;
+    }
+    const n = this.pts.length;
+    const batch = { series: r.refs as SeriesRef[], seriesIndex: new Uint32Array(n), ts: new Float64Array(n), values: new Float64Array(n) };
+    this.pts.forEach((p, i) => {
+      batch.seriesIndex[i] = p.k;
+      batch.ts[i] = p.t;
+      batch.values[i] = p.v;
+    });
+    await r.db.write(batch);
+    for (const p of this.pts) {
+      const h = r.refs[p.k]!.tags['host']!;
+      const s = m.get(h) ?? new Map<number, number>();
+      s.set(p.t, p.v);
+      m.set(h, s);
+    }
+  }
+  toString = () => `writeColumnar(${JSON.stringify(this.retarget)}, ${JSON.stringify(this.pts)})`;
 }
 class FlushCmd implements fc.AsyncCommand<Model, Real> {
   check = () => true;
@@ -132,6 +166,12 @@ class LastCmd implements fc.AsyncCommand<Model, Real> {
 
 const commands = [
   fc.array(fc.record({ h: hostArb, t: tsArb, v: valArb }), { minLength: 1, maxLength: 40 }).map((p) => new WriteCmd(p)),
+  fc
+    .tuple(
+      fc.array(fc.record({ k: fc.integer({ min: 0, max: 2 }), t: tsArb, v: valArb }), { minLength: 1, maxLength: 40 }),
+      fc.option(fc.record({ k: fc.integer({ min: 0, max: 2 }), h: hostArb, how: fc.constantFrom('mutate' as const, 'replace' as const) }), { nil: undefined }),
+    )
+    .map(([p, re]) => new ColumnarWriteCmd(p, re)),
   fc.constant(new FlushCmd()),
   fc.constant(new ReopenCmd()),
   fc.tuple(fc.subarray(HOSTS), fc.integer({ min: 0, max: 100_000 }), fc.integer({ min: 1, max: 100_000 })).map(([h, f, l]) => new QueryCmd(h, f, l)),
@@ -148,7 +188,8 @@ describe('tsdb vs an in-memory model', () => {
       await fc.assert(
         fc.asyncProperty(fc.commands(commands, { maxCommands: 40 }), async (cmds) => {
           const dir = join(root, `run-${wal}-${run++}`);
-          const real: Real = { db: await openTsdb(dir, opts), dir, opts };
+          const refs = ['a', 'b', 'c'].map((h) => ({ metric: 'cpu', tags: { host: h, pair: h < 'c' ? 'ab' : 'cd' } }));
+          const real: Real = { db: await openTsdb(dir, opts), dir, opts, refs };
           try {
             await fc.asyncModelRun(() => ({ model: new Map(), real }), cmds);
           } finally {

@@ -1,25 +1,34 @@
 import { LsmError } from '../errors.js';
-import { BitReader } from './bit-stream.js';
-import { decimalDecode, decimalEncode } from './decimal-codec.js';
+import { BitReader, BitWriter } from './bit-stream.js';
+import { decimalDecode, decimalScale, packedDecode, packedEncode } from './decimal-codec.js';
 import { gorillaDecode, gorillaEncode, MAX_TIMESTAMP } from './gorilla.js';
 
 /** Codec ids stored in the first byte of a chunk. */
 export const CODEC_GORILLA = 1;
+/** Legacy decimal codec (deflated varints): decoded, no longer written. */
 export const CODEC_DECIMAL = 2;
+/** Packed decimal codec (frame-of-reference bit packing), see `packedEncode`. */
+export const CODEC_PACKED = 3;
 /** Bytes before the payload: codec u8, count u32, min time f64, max time f64. */
 export const CHUNK_HEADER = 21;
 /** Most points one chunk may hold. */
 export const MAX_CHUNK_POINTS = 1 << 24;
 
+/** Reused by every {@link encodeChunk} call (encoding is synchronous). */
+const packedWriter = new BitWriter(4096);
+const gorillaWriter = new BitWriter(4096);
+
 /** Options of {@link encodeChunk}. */
 export interface ChunkEncodeOptions {
-  /** Try the decimal-aware codec and keep it when smaller. @defaultValue true */
+  /** Use the packed decimal codec when every value is a decimal with at most 6 digits. @defaultValue true */
   decimal?: boolean | undefined;
 }
 
 /**
- * Encodes `n` points sorted by time (strictly increasing timestamps) as one chunk: Gorilla, or the
- * decimal-aware codec when the values are decimals and that is smaller.
+ * Encodes `n` points sorted by time (strictly increasing timestamps) as one chunk: the packed decimal
+ * codec when every value is k / 10^s (s <= 6, |k| < 2^50: integers, cents, ...), else Gorilla. The
+ * packed codec stores timestamps as delta-of-delta and scaled value deltas bit-packed in frames of 128
+ * points; when that takes more than 16 bits a point, Gorilla is tried too and the smaller one kept.
  *
  * @param ts - timestamps (integers, |t| <= MAX_TIMESTAMP, strictly increasing).
  * @param vs - values (any float64, including NaN, infinities and -0).
@@ -42,26 +51,33 @@ export function encodeChunk(ts: Float64Array, vs: Float64Array, n: number, opts:
   }
   for (let i = 0; i < n; i++) {
     const t = ts[i]!;
-    if (!Number.isInteger(t) || Math.abs(t) > MAX_TIMESTAMP) throw new LsmError('LSM_INVALID_ARGUMENT', `timestamp ${t} is not an integer within ±${MAX_TIMESTAMP}`);
+    // Math.floor(t) !== t catches fractions and NaN; the bound catches infinities
+    if (Math.floor(t) !== t || t > MAX_TIMESTAMP || t < -MAX_TIMESTAMP) throw new LsmError('LSM_INVALID_ARGUMENT', `timestamp ${t} is not an integer within ±${MAX_TIMESTAMP}`);
     if (i > 0 && t <= ts[i - 1]!) throw new LsmError('LSM_INVALID_ARGUMENT', 'chunk timestamps must be strictly increasing');
   }
-  const g = gorillaEncode(ts, vs, n).finish();
   let codec = CODEC_GORILLA;
-  let payload = g;
-  if (opts.decimal !== false && g.length > 32) {
-    const d = decimalEncode(ts, vs, n);
-    if (d !== undefined && d.length < g.length) {
-      codec = CODEC_DECIMAL;
-      payload = d;
+  let payload = gorillaWriter;
+  const scale = opts.decimal === false ? -1 : decimalScale(vs, n);
+  packedWriter.reset();
+  if (scale >= 0 && packedEncode(ts, vs, n, scale, packedWriter)) {
+    codec = CODEC_PACKED;
+    payload = packedWriter;
+  }
+  if (codec === CODEC_GORILLA || packedWriter.bits > 16 * n) {
+    gorillaWriter.reset();
+    gorillaEncode(ts, vs, n, gorillaWriter);
+    if (codec === CODEC_GORILLA || gorillaWriter.bits < packedWriter.bits) {
+      codec = CODEC_GORILLA;
+      payload = gorillaWriter;
     }
   }
-  const out = new Uint8Array(CHUNK_HEADER + payload.length);
+  const out = new Uint8Array(CHUNK_HEADER + payload.byteLength);
   const dv = new DataView(out.buffer);
   out[0] = codec;
   dv.setUint32(1, n, true);
   dv.setFloat64(5, ts[0]!, true);
   dv.setFloat64(13, ts[n - 1]!, true);
-  out.set(payload, CHUNK_HEADER);
+  payload.flushTo(out, CHUNK_HEADER);
   return out;
 }
 
@@ -107,6 +123,7 @@ export function decodeChunk(c: Uint8Array): DecodedChunk {
   const vs = new Float64Array(h.n);
   try {
     if (h.codec === CODEC_GORILLA) gorillaDecode(new BitReader(c, CHUNK_HEADER), h.n, ts, vs);
+    else if (h.codec === CODEC_PACKED) packedDecode(new BitReader(c, CHUNK_HEADER), h.n, ts, vs);
     else if (h.codec === CODEC_DECIMAL) decimalDecode(c.subarray(CHUNK_HEADER), h.n, ts, vs);
     else throw new RangeError(`unknown codec ${h.codec}`);
   } catch (err) {

@@ -1,13 +1,18 @@
 /**
  * @internal The in-memory head: per-series append buffers carved out of shared typed-array slabs. Points
  * live in fixed-size blocks (`BLOCK` points) of two Float64Array slabs (time, value); a series is a
- * linked list of blocks. No JS object per point; the whole arena is recycled at flush.
+ * linked list of blocks. The slabs are pages of `PAGE_BLOCKS` blocks added as the head grows, so growth
+ * never copies points. No JS object per point; the whole arena is recycled at flush.
  */
 export const BLOCK = 128;
+/** Blocks per slab page (a page holds PAGE_BLOCKS * BLOCK points). */
+const PAGE_SHIFT = 8;
+const PAGE_BLOCKS = 1 << PAGE_SHIFT;
+const PAGE_MASK = PAGE_BLOCKS - 1;
 
 export class Head {
-  private ts: Float64Array;
-  private vs: Float64Array;
+  private readonly tsPages: Float64Array[] = [];
+  private readonly vsPages: Float64Array[] = [];
   private next: Int32Array;
   private fill: Uint16Array;
   private blocks = 0;
@@ -19,8 +24,6 @@ export class Head {
   points = 0;
 
   constructor(initialBlocks = 1024, initialSlots = 1024) {
-    this.ts = new Float64Array(initialBlocks * BLOCK);
-    this.vs = new Float64Array(initialBlocks * BLOCK);
     this.next = new Int32Array(initialBlocks);
     this.fill = new Uint16Array(initialBlocks);
     this.first = new Int32Array(initialSlots).fill(-1);
@@ -45,20 +48,18 @@ export class Head {
   private newBlock(): number {
     if (this.blocks === this.next.length) {
       const cap = this.next.length * 2;
-      const ts = new Float64Array(cap * BLOCK);
-      ts.set(this.ts);
-      const vs = new Float64Array(cap * BLOCK);
-      vs.set(this.vs);
       const nx = new Int32Array(cap);
       nx.set(this.next);
       const fl = new Uint16Array(cap);
       fl.set(this.fill);
-      this.ts = ts;
-      this.vs = vs;
       this.next = nx;
       this.fill = fl;
     }
     const b = this.blocks++;
+    if (b >>> PAGE_SHIFT === this.tsPages.length) {
+      this.tsPages.push(new Float64Array(PAGE_BLOCKS * BLOCK));
+      this.vsPages.push(new Float64Array(PAGE_BLOCKS * BLOCK));
+    }
     this.next[b] = -1;
     this.fill[b] = 0;
     return b;
@@ -79,12 +80,82 @@ export class Head {
       this.last[slot] = nb;
       b = nb;
     }
-    const i = b * BLOCK + this.fill[b]!;
-    this.ts[i] = t;
-    this.vs[i] = v;
+    const i = (b & PAGE_MASK) * BLOCK + this.fill[b]!;
+    this.tsPages[b >>> PAGE_SHIFT]![i] = t;
+    this.vsPages[b >>> PAGE_SHIFT]![i] = v;
     this.fill[b]!++;
     this.counts[slot]!++;
     this.points++;
+  }
+
+  /**
+   * Appends `n` points: point i goes to slot `slots[index[i]]` (or `slots[i]` without `index`). One
+   * loop over typed arrays with the slabs in locals; equivalent to `append` per point. When given,
+   * `lastT`/`lastV` (indexed by slot) are raised to each point whose time is >= the slot's last time.
+   */
+  appendBatch(slots: Uint32Array, index: Uint32Array | undefined, ts: Float64Array, vs: Float64Array, n: number, lastT: Float64Array, lastV: Float64Array): void {
+    let maxSlot = 0;
+    for (let j = 0; j < slots.length; j++) if (slots[j]! > maxSlot) maxSlot = slots[j]!;
+    if (maxSlot >= this.first.length) this.growSlots(maxSlot);
+    const first = this.first;
+    const last = this.last;
+    const counts = this.counts;
+    const tsPages = this.tsPages;
+    const vsPages = this.vsPages;
+    let fill = this.fill;
+    for (let i = 0; i < n; i++) {
+      const slot = index === undefined ? slots[i]! : slots[index[i]!]!;
+      let b = last[slot]!;
+      if (b < 0 || fill[b] === BLOCK) {
+        const nb = this.newBlock();
+        if (b < 0) {
+          first[slot] = nb;
+          this.active.push(slot);
+        } else this.next[b] = nb;
+        last[slot] = nb;
+        b = nb;
+        fill = this.fill;
+      }
+      const f = fill[b]!;
+      const at = (b & PAGE_MASK) * BLOCK + f;
+      const page = b >>> PAGE_SHIFT;
+      const t = ts[i]!;
+      const v = vs[i]!;
+      tsPages[page]![at] = t;
+      vsPages[page]![at] = v;
+      fill[b] = f + 1;
+      counts[slot]!++;
+      if (t >= lastT[slot]!) {
+        lastT[slot] = t;
+        lastV[slot] = v;
+      }
+    }
+    this.points += n;
+  }
+
+  /**
+   * A slot's points in append order, copied into `ts`/`vs` (each at least `count(slot)` long).
+   *
+   * @returns the number of points copied.
+   */
+  readInto(slot: number, ts: Float64Array, vs: Float64Array): number {
+    const n = this.count(slot);
+    let at = 0;
+    for (let b = n > 0 ? this.first[slot]! : -1; b >= 0; b = this.next[b]!) {
+      const f = this.fill[b]!;
+      const o = (b & PAGE_MASK) * BLOCK;
+      ts.set(this.tsPages[b >>> PAGE_SHIFT]!.subarray(o, o + f), at);
+      vs.set(this.vsPages[b >>> PAGE_SHIFT]!.subarray(o, o + f), at);
+      at += f;
+    }
+    return at;
+  }
+
+  /** The largest point count of any slot. */
+  maxCount(): number {
+    let m = 0;
+    for (const s of this.active) if (this.counts[s]! > m) m = this.counts[s]!;
+    return m;
   }
 
   count(slot: number): number {
@@ -96,13 +167,7 @@ export class Head {
     const n = this.count(slot);
     const ts = new Float64Array(n);
     const vs = new Float64Array(n);
-    let at = 0;
-    for (let b = n > 0 ? this.first[slot]! : -1; b >= 0; b = this.next[b]!) {
-      const f = this.fill[b]!;
-      ts.set(this.ts.subarray(b * BLOCK, b * BLOCK + f), at);
-      vs.set(this.vs.subarray(b * BLOCK, b * BLOCK + f), at);
-      at += f;
-    }
+    this.readInto(slot, ts, vs);
     return { ts, vs };
   }
 

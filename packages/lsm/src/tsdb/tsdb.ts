@@ -30,6 +30,7 @@ import { timeWindowCompaction } from './time-window-compaction.js';
 import type {
   ColumnarBatch,
   LastPoint,
+  SeriesRef,
   SeriesSelector,
   Tags,
   TsdbAggregation,
@@ -55,6 +56,40 @@ interface MetricIndex {
   postings: Postings;
 }
 
+/** A write batch with its series resolved: point i is in slot `slots[index[i]]` (`slots[i]` without index). */
+interface Resolved {
+  slots: Uint32Array;
+  index: Uint32Array | undefined;
+  ts: Float64Array;
+  vs: Float64Array;
+}
+
+/** What a SeriesRef object resolved to, and the org, metric and tags (own keys in order) it had then. */
+interface CachedRef {
+  slot: number;
+  org: string;
+  metric: string;
+  names: string[];
+  values: unknown[];
+}
+
+function refSnapshot(s: SeriesRef, slot: number): CachedRef {
+  const names = s.tags === undefined ? [] : Object.keys(s.tags);
+  return { slot, org: s.org ?? '', metric: s.metric, names, values: names.map((k) => s.tags![k]) };
+}
+
+/** True when `s` still has exactly the org, metric and tags of the snapshot (then its key is unchanged). */
+function sameRef(c: CachedRef, s: SeriesRef): boolean {
+  if (c.metric !== s.metric || c.org !== (s.org ?? '')) return false;
+  const t = s.tags;
+  if (t === undefined) return c.names.length === 0;
+  if (typeof t !== 'object' || t === null || Array.isArray(t)) return false;
+  const names = Object.keys(t);
+  if (names.length !== c.names.length) return false;
+  for (let i = 0; i < names.length; i++) if (names[i] !== c.names[i] || t[names[i]!] !== c.values[i]) return false;
+  return true;
+}
+
 interface Part {
   order: number;
   ts: Float64Array;
@@ -62,7 +97,8 @@ interface Part {
 }
 
 function checkTs(t: number): void {
-  if (!Number.isInteger(t) || Math.abs(t) > MAX_TIMESTAMP) throw new LsmError('LSM_INVALID_ARGUMENT', `timestamp ${t} must be an integer within ±${MAX_TIMESTAMP}`);
+  // Math.floor(t) !== t catches fractions, NaN and non-numbers; the bounds catch infinities
+  if (typeof t !== 'number' || Math.floor(t) !== t || t > MAX_TIMESTAMP || t < -MAX_TIMESTAMP) throw new LsmError('LSM_INVALID_ARGUMENT', `timestamp ${t} must be an integer within ±${MAX_TIMESTAMP}`);
 }
 
 function checkValue(v: unknown): void {
@@ -90,6 +126,8 @@ const hex = (id: bigint): string => id.toString(16).padStart(16, '0');
 export class Tsdb {
   private readonly series: SeriesInfo[] = [];
   private readonly byKey = new Map<string, number>();
+  /** Resolution of SeriesRef objects seen in columnar batches (checked against their content on every use). */
+  private readonly refCache = new WeakMap<object, CachedRef>();
   private readonly byId = new Map<bigint, number>();
   private readonly metrics = new Map<string, MetricIndex>();
   private readonly head = new Head();
@@ -246,30 +284,14 @@ export class Tsdb {
     return this.serial(async () => {
       this.ensureOpen();
       aborted(opts.signal);
-      const n = Array.isArray(points) ? this.writeObjects(points as readonly TsdbPoint[]) : this.writeColumnar(points as ColumnarBatch);
-      const { slots, ts, vs } = n;
-      const lastT = this.lastT;
-      for (let i = 0; i < slots.length; i++) {
-        const slot = slots[i]!;
-        const t = ts[i]!;
-        this.head.append(slot, t, vs[i]!);
-        if (t >= lastT[slot]!) {
-          lastT[slot] = t;
-          this.lastV[slot] = vs[i]!;
-        }
-      }
-      this.s.pointsWritten += slots.length;
+      const b = Array.isArray(points) ? this.writeObjects(points as readonly TsdbPoint[]) : this.writeColumnar(points as ColumnarBatch);
+      const { slots, index, ts, vs } = b;
+      const n = ts.length;
+      this.head.appendBatch(slots, index, ts, vs, n, this.lastT, this.lastV);
+      this.s.pointsWritten += n;
       const meta: BatchOp[] = (opts.meta ?? []).map(([k, v]) => ({ type: 'put', key: taggedKey(K_USER, k), value: v }));
       if (this.o.headLog) {
-        const rec = new Uint8Array(4 + slots.length * 24);
-        const dv = new DataView(rec.buffer);
-        dv.setUint32(0, slots.length, true);
-        for (let i = 0; i < slots.length; i++) {
-          const at = 4 + i * 24;
-          dv.setBigUint64(at, this.series[slots[i]!]!.id);
-          dv.setFloat64(at + 8, ts[i]!, true);
-          dv.setFloat64(at + 16, vs[i]!, true);
-        }
+        const rec = this.headLogRecord(b);
         const key = headLogKey(this.headSeq++);
         this.headLogKeys.push(key);
         const ops = this.pendingIndex;
@@ -283,7 +305,31 @@ export class Tsdb {
     });
   }
 
-  private writeObjects(points: readonly TsdbPoint[]): { slots: Uint32Array; ts: Float64Array; vs: Float64Array } {
+  /** Head log record: count u32 LE, then per point series id u64 BE, ts f64 LE, value f64 LE. */
+  private headLogRecord({ slots, index, ts, vs }: Resolved): Uint8Array {
+    const n = ts.length;
+    const hi = new Uint32Array(slots.length);
+    const lo = new Uint32Array(slots.length);
+    for (let j = 0; j < slots.length; j++) {
+      const id = this.series[slots[j]!]!.idBytes;
+      hi[j] = ((id[0]! << 24) | (id[1]! << 16) | (id[2]! << 8) | id[3]!) >>> 0;
+      lo[j] = ((id[4]! << 24) | (id[5]! << 16) | (id[6]! << 8) | id[7]!) >>> 0;
+    }
+    const rec = new Uint8Array(4 + n * 24);
+    const dv = new DataView(rec.buffer);
+    dv.setUint32(0, n, true);
+    for (let i = 0; i < n; i++) {
+      const at = 4 + i * 24;
+      const j = index === undefined ? i : index[i]!;
+      dv.setUint32(at, hi[j]!);
+      dv.setUint32(at + 4, lo[j]!);
+      dv.setFloat64(at + 8, ts[i]!, true);
+      dv.setFloat64(at + 16, vs[i]!, true);
+    }
+    return rec;
+  }
+
+  private writeObjects(points: readonly TsdbPoint[]): Resolved {
     const n = points.length;
     const keys: string[] = new Array<string>(n);
     const ts = new Float64Array(n);
@@ -302,28 +348,41 @@ export class Tsdb {
       const p = points[i]!;
       slots[i] = this.resolve(p.org ?? '', p.metric, p.tags, keys[i]!);
     }
-    return { slots, ts, vs };
+    return { slots, index: undefined, ts, vs };
   }
 
-  private writeColumnar(b: ColumnarBatch): { slots: Uint32Array; ts: Float64Array; vs: Float64Array } {
+  private writeColumnar(b: ColumnarBatch): Resolved {
     if (typeof b !== 'object' || b === null || !Array.isArray(b.series) || !(b.seriesIndex instanceof Uint32Array) || !(b.ts instanceof Float64Array) || !(b.values instanceof Float64Array)) {
       throw new LsmError('LSM_INVALID_ARGUMENT', 'a columnar batch needs series[], seriesIndex: Uint32Array, ts and values: Float64Array');
     }
     const n = b.seriesIndex.length;
     if (b.ts.length !== n || b.values.length !== n) throw new LsmError('LSM_INVALID_ARGUMENT', 'seriesIndex, ts and values must have the same length');
-    const keys = b.series.map((s) => canonicalSeriesKey(s.org ?? '', s.metric, s.tags));
+    // Each series of the batch is resolved once: from the per-SeriesRef cache when its org, metric and
+    // tags still equal what was resolved before (any change misses), else canonicalised and validated.
+    const m = b.series.length;
+    const map = new Uint32Array(m);
+    const keys: (string | undefined)[] = new Array<string | undefined>(m);
+    for (let j = 0; j < m; j++) {
+      const s = b.series[j];
+      if (typeof s !== 'object' || s === null) throw new LsmError('LSM_INVALID_ARGUMENT', `series[${j}] must be an object`);
+      const c = this.refCache.get(s);
+      if (c !== undefined && sameRef(c, s)) map[j] = c.slot;
+      else keys[j] = canonicalSeriesKey(s.org ?? '', s.metric, s.tags);
+    }
+    const idx = b.seriesIndex;
+    const ts = b.ts;
     for (let i = 0; i < n; i++) {
-      if (b.seriesIndex[i]! >= keys.length) throw new LsmError('LSM_INVALID_ARGUMENT', `seriesIndex[${i}] is out of range`);
-      checkTs(b.ts[i]!);
+      if (idx[i]! >= m) throw new LsmError('LSM_INVALID_ARGUMENT', `seriesIndex[${i}] is out of range`);
+      checkTs(ts[i]!);
     }
-    const map = new Uint32Array(keys.length);
-    for (let j = 0; j < keys.length; j++) {
+    for (let j = 0; j < m; j++) {
+      const key = keys[j];
+      if (key === undefined) continue;
       const s = b.series[j]!;
-      map[j] = this.resolve(s.org ?? '', s.metric, s.tags, keys[j]!);
+      map[j] = this.resolve(s.org ?? '', s.metric, s.tags, key);
+      this.refCache.set(s, refSnapshot(s, map[j]!));
     }
-    const slots = new Uint32Array(n);
-    for (let i = 0; i < n; i++) slots[i] = map[b.seriesIndex[i]!]!;
-    return { slots, ts: b.ts, vs: b.values };
+    return { slots: map, index: b.seriesIndex, ts: b.ts, vs: b.values };
   }
 
   /**
@@ -356,17 +415,22 @@ export class Tsdb {
     const ops: BatchOp[] = this.pendingIndex;
     this.pendingIndex = [];
     const seq = this.chunkSeq;
+    // one pair of scratch arrays for every series: the head copies into them, chunks encode from them
+    const cap = this.head.maxCount();
+    const rawTs = new Float64Array(cap);
+    const rawVs = new Float64Array(cap);
+    const codec = { decimal: this.o.decimalCodec };
     for (const slot of this.head.active) {
       const info = this.series[slot]!;
-      const raw = this.head.read(slot);
-      const { ts, vs } = sortDedup(raw.ts, raw.vs);
+      const got = this.head.readInto(slot, rawTs, rawVs);
+      const { ts, vs } = sortDedup(rawTs.subarray(0, got), rawVs.subarray(0, got));
       const prefix = this.metricIndex(info.org, info.metric).prefix;
       let i = 0;
       while (i < ts.length) {
         const w = Math.floor(ts[i]! / W) * W;
         let j = i;
         while (j < ts.length && ts[j]! < w + W) j++;
-        const chunk = encodeChunk(ts.subarray(i, j), vs.subarray(i, j), j - i, { decimal: this.o.decimalCodec });
+        const chunk = encodeChunk(ts.subarray(i, j), vs.subarray(i, j), j - i, codec);
         ops.push({ type: 'put', key: chunkKey(prefix, info.idBytes, w, seq), value: chunk });
         this.s.chunksWritten++;
         this.s.chunkBytesWritten += chunk.length;
