@@ -1,8 +1,21 @@
 import { OutboxError } from '../../errors.js';
-import { decodeEvent, type OutboxEvent } from '../../envelope/envelope.js';
+import { validateEvent, type OutboxEvent } from '../../envelope/envelope.js';
 import type { DeliveryHandler } from '../../transport/types.js';
 import type { ConsumerMessagesLike, JsMsgLike } from './driver.js';
 import { Fifo } from './fifo.js';
+
+const TD = new TextDecoder();
+
+/** `decodeEvent` with one shared decoder. */
+function decode(data: Uint8Array): OutboxEvent {
+  let v: unknown;
+  try {
+    v = JSON.parse(TD.decode(data));
+  } catch (err) {
+    throw new OutboxError('OUTBOX_INVALID_EVENT', 'event is not valid JSON', { cause: err });
+  }
+  return validateEvent(v);
+}
 
 /** Settings of one {@link PullSubscriber}. @internal */
 export interface PullSubscriberOptions {
@@ -10,6 +23,11 @@ export interface PullSubscriberOptions {
   maxInFlight: number;
   /** Delay before the broker redelivers an event whose handler rejected. */
   nakDelayMs: number;
+  /**
+   * Delay of the naks sent on close() for events never started: the server keeps routing to a closed subscriber's
+   * pull request until it expires, so they are nak'ed for that long (the pull's lifetime).
+   */
+  closeNakDelayMs: number;
   onError: (err: unknown) => void;
   /** Waits until the acks sent so far reached the server (the connection's `flush`), when available. */
   flush: (() => Promise<void>) | undefined;
@@ -22,12 +40,13 @@ export interface PullSubscriberOptions {
  * consumer's `max_ack_pending` bounds (the server stops delivering once that many are unacknowledged). Every message
  * that arrives in one socket read is started synchronously, so a grouping inbox sees them as one group. A message is
  * acked (plain `+ACK`, not double-acked: a lost ack only causes a redelivery, which the inbox absorbs) after its
- * handler resolved, nak'ed with a delay when it rejected, and terminated when it is not a valid event.
+ * handler resolved, nak'ed with a delay when it rejected, and terminated when it is not a valid event. On close,
+ * messages never started are nak'ed with `closeNakDelayMs`.
  *
  * @example
  * ```ts
- * const s = new PullSubscriber(handler, { maxInFlight: 64, nakDelayMs: 1000, onError, flush: () => nc.flush() });
- * s.attach(await consumer.consume({ max_messages: 256, expires: 30_000, idle_heartbeat: 5_000, callback: s.onMessage }));
+ * const s = new PullSubscriber(handler, { maxInFlight: 64, nakDelayMs: 1000, closeNakDelayMs: 10_000, onError, flush: () => nc.flush() });
+ * s.attach(await consumer.consume({ max_messages: 256, expires: 10_000, idle_heartbeat: 5_000, callback: s.onMessage }));
  * await s.close();
  * ```
  * @internal
@@ -50,7 +69,7 @@ export class PullSubscriber {
   /** The consume() callback. */
   readonly onMessage = (m: JsMsgLike): void => {
     if (this.#stopping) {
-      m.nak(); // not handed to a handler: let the broker give it to another subscriber now
+      m.nak(this.#o.closeNakDelayMs); // never handed to a handler: redelivered to a live subscriber
       return;
     }
     if (this.#inFlight < this.#o.maxInFlight && this.#queue.length === 0) this.#start(m);
@@ -76,7 +95,7 @@ export class PullSubscriber {
   #start(m: JsMsgLike): void {
     let event: OutboxEvent;
     try {
-      event = decodeEvent(m.data);
+      event = decode(m.data);
     } catch (err) {
       this.#o.onError(err);
       if (m.term !== undefined) m.term(); // no reason text: servers before 2.10.? do not parse `+TERM <reason>`
@@ -86,7 +105,12 @@ export class PullSubscriber {
     this.#inFlight++;
     let p: Promise<void>;
     try {
-      p = this.#handler(event, { deliveryCount: m.info.redeliveryCount });
+      // lazily: parsing the delivery info from the reply subject costs more than most handlers look at it
+      p = this.#handler(event, {
+        get deliveryCount() {
+          return m.info.redeliveryCount;
+        },
+      });
     } catch (err) {
       p = Promise.reject(err);
     }
@@ -114,7 +138,7 @@ export class PullSubscriber {
     this.#closing ??= (async () => {
       this.#stopping = true;
       await this.#messages?.close().catch(this.#o.onError);
-      for (let m = this.#queue.shift(); m !== undefined; m = this.#queue.shift()) m.nak();
+      for (let m = this.#queue.shift(); m !== undefined; m = this.#queue.shift()) m.nak(this.#o.closeNakDelayMs);
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
       await this.#o.flush?.().catch(this.#o.onError);
     })();

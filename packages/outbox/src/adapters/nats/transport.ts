@@ -42,10 +42,11 @@ export interface NatsJetStreamTransportOptions {
    */
   maxAckPending?: number | undefined;
   /**
-   * Lifetime of a subscriber's pull requests (at least 1_000). The server keeps a pull request open until it expires
-   * even after the subscriber closed, and messages it routes there come back only after `ackWaitMs`; a shorter
-   * lifetime bounds that, at the cost of one re-pull per lifetime while idle. Idle heartbeats are every
-   * `min(5_000, pullExpiresMs / 2)` ms; a subscriber that misses two re-pulls. @defaultValue 10_000
+   * Lifetime of a subscriber's pull requests, at least 1_000. The server keeps a pull request open until it expires,
+   * even after its subscriber closed, and a message it routes there comes back only after `ackWaitMs`; a shorter
+   * lifetime shortens that window, at the cost of one re-pull per lifetime while idle. Events a closing subscriber
+   * never started are nak'ed with this delay, so they reach a live subscriber rather than the expiring pull. Idle
+   * heartbeats come every `min(5_000, pullExpiresMs / 2)` ms; nats.js re-pulls after two missed. @defaultValue 10_000
    */
   pullExpiresMs?: number | undefined;
   /** Delay before redelivery when a handler rejected. @defaultValue 1_000 */
@@ -181,13 +182,14 @@ export class NatsJetStreamTransport implements Transport {
     const c = await this.#client().consumers.get(this.#stream, options.group);
     const onError = this.#o.onError ?? (() => {});
     const nc = this.#o.connection;
+    const expires = this.#o.pullExpiresMs ?? 10_000;
     const s = new PullSubscriber(handler, {
       maxInFlight,
       nakDelayMs: this.#o.nakDelayMs ?? 1000,
+      closeNakDelayMs: expires,
       onError,
       flush: typeof nc.flush === 'function' ? () => nc.flush!() : undefined,
     });
-    const expires = this.#o.pullExpiresMs ?? 10_000;
     s.attach(
       await c.consume({
         max_messages: this.#o.pullBatch ?? Math.min(1024, Math.max(256, maxInFlight * 4)),
