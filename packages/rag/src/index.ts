@@ -8,8 +8,10 @@ export type { RagErrorCode, RagErrorOptions } from './errors.js';
 export type {
   Analyzer,
   ConvexFusion,
+  DensePrfOptions,
   Doc,
   Embedder,
+  FeedbackOptions,
   FieldConfig,
   Fusion,
   HitSignals,
@@ -18,8 +20,10 @@ export type {
   MetaValue,
   Retriever,
   RetrieverOptions,
+  Rm3Options,
   RetrieverStats,
   RrfFusion,
+  ScoreNormalization,
   SearchHit,
   SearchOptions,
   Token,
@@ -36,9 +40,11 @@ export { createLsaEmbedder } from './embed/lsa-embedder.js';
 export type { LsaEmbedder, LsaEmbedderOptions } from './embed/lsa-embedder.js';
 export { blendEmbedders } from './embed/blend-embedders.js';
 export type { BlendPart } from './embed/blend-embedders.js';
-export { createRetriever } from './hybrid/retriever.js';
+export { createRetriever, DEFAULT_FUSION } from './hybrid/retriever.js';
 export { fuse } from './hybrid/fusion.js';
-export type { FusedCandidate, RankedList } from './hybrid/fusion.js';
+export type { FusedCandidate, MissingScorers, RankedList } from './hybrid/fusion.js';
+export { densePrf, expandQueryRm3 } from './hybrid/feedback.js';
+export type { FeedbackDoc, WeightedTerm } from './hybrid/feedback.js';
 export { loadRetriever } from './persist/load.js';
 export type { LoadRetrieverOptions } from './persist/load.js';
 export { evaluateRun, mrrAt, ndcgAt, recallAt } from './eval/metrics.js';

@@ -21,7 +21,7 @@ export interface Doc {
   fields: Record<string, string>;
   /** Flat metadata for filters. */
   meta?: Record<string, MetaValue> | undefined;
-  /** A precomputed embedding; when absent and the retriever has an embedder, it is computed on add. */
+  /** A precomputed embedding; when absent and the retriever has an embedder, it is computed on add. Stored L2-normalised. */
   vector?: Float32Array | undefined;
 }
 
@@ -70,13 +70,68 @@ export interface RrfFusion {
   k?: number | undefined;
   /** Weight per signal. @defaultValue the retriever's configured weights (bm25 1, dense 1 unless configured) */
   weights?: { bm25?: number | undefined; dense?: number | undefined } | undefined;
+  /** Pseudo-relevance feedback used with this fusion. @defaultValue none */
+  feedback?: FeedbackOptions | false | undefined;
 }
 
-/** Normalised convex combination: `score = alpha * norm(dense) + (1 - alpha) * norm(bm25)` (min-max per query). */
+/**
+ * How each signal's scores are normalised per query before a convex combination, over the union of both
+ * candidate lists (each candidate has both scores, see {@link ConvexFusion}):
+ * - `'minmax'`: `(s - min) / (max - min)`;
+ * - `'zscore'`: `(s - mean) / stddev`;
+ * - `'dbsf'`: distribution-based score fusion, `(s - (mean - 3 sd)) / (6 sd)` clipped to [0, 1].
+ */
+export type ScoreNormalization = 'minmax' | 'zscore' | 'dbsf';
+
+/**
+ * RM3 lexical pseudo-relevance feedback: the BM25 query is expanded with the `terms` most probable terms of
+ * the relevance model `P(t|R) = sum_d P(t|d) P(d|q)` of the first-pass top `docs` (`P(d|q)` a softmax of
+ * their BM25 scores), interpolated with the original query: `originalWeight * q + (1 - originalWeight) * R`.
+ */
+export interface Rm3Options {
+  /** Feedback documents (the first pass's top). @defaultValue 5 */
+  docs?: number | undefined;
+  /** Expansion terms kept from the relevance model. @defaultValue 40 */
+  terms?: number | undefined;
+  /** Weight of the original query in [0, 1]. @defaultValue 0.6 */
+  originalWeight?: number | undefined;
+}
+
+/**
+ * Dense pseudo-relevance feedback (Rocchio in embedding space): the query vector moves toward the mean of
+ * the vectors of the top `docs` BM25 documents (after RM3 when it is on): `q' = q/|q| + beta * mean(d/|d|)`.
+ */
+export interface DensePrfOptions {
+  /** Feedback documents (BM25's top). @defaultValue 3 */
+  docs?: number | undefined;
+  /** Weight of the feedback centroid. @defaultValue 2 */
+  beta?: number | undefined;
+}
+
+/**
+ * Query-side pseudo-relevance feedback across the two signals: BM25 feeds the dense query (`dense`) and
+ * the first pass feeds an expanded BM25 query (`rm3`). `false` or an absent key turns a part off.
+ */
+export interface FeedbackOptions {
+  /** RM3 expansion of the BM25 query. */
+  rm3?: Rm3Options | false | undefined;
+  /** Rocchio feedback of the dense query from BM25's top documents. */
+  dense?: DensePrfOptions | false | undefined;
+}
+
+/**
+ * Normalised convex combination: `score = alpha * norm(dense) + (1 - alpha) * norm(bm25)`. Candidates come
+ * from both lists and the signal a candidate is missing is computed exactly (BM25 of a dense-only
+ * candidate, cosine of a BM25-only one), so no candidate is scored 0 for not being in a list.
+ */
 export interface ConvexFusion {
   kind: 'convex';
   /** Weight of the dense signal in [0, 1]. */
   alpha: number;
+  /** Per-query score normalisation. @defaultValue `'minmax'` */
+  normalization?: ScoreNormalization | undefined;
+  /** Pseudo-relevance feedback used with this fusion. @defaultValue none */
+  feedback?: FeedbackOptions | false | undefined;
 }
 
 /** How the hybrid mode fuses the two candidate lists. */
@@ -94,6 +149,13 @@ export interface SearchOptions {
   mode?: 'bm25' | 'dense' | 'hybrid' | undefined;
   /** Fusion of the hybrid mode. @defaultValue the retriever's configured fusion */
   fusion?: Fusion | undefined;
+  /**
+   * Pseudo-relevance feedback for this query, in any mode (`false` turns it off). In `'hybrid'` mode the
+   * fusion's `feedback` applies when this is absent; `'bm25'` and `'dense'` modes use feedback only when
+   * it is given here (`{ rm3 }` is BM25+RM3, `{ dense }` is dense with Rocchio feedback from BM25).
+   * @defaultValue the fusion's `feedback` in hybrid mode, none otherwise
+   */
+  feedback?: FeedbackOptions | false | undefined;
   /** Candidates taken from each signal before fusion. @defaultValue max(100, k) */
   candidates?: number | undefined;
   /** Metadata filter: a predicate or a declarative {@link MetaFilter}. */
@@ -192,7 +254,10 @@ export interface RetrieverOptions {
   dimensions?: number | undefined;
   /** HNSW parameters. */
   hnsw?: HnswParams | undefined;
-  /** Default fusion of the hybrid mode (measured best on Cranfield with the GloVe embedder). @defaultValue `{ kind: 'convex', alpha: 0.1 }` */
+  /**
+   * Default fusion of the hybrid mode (chosen on Cranfield's train split with the GloVe embedder).
+   * @defaultValue `DEFAULT_FUSION`: convex, z-score, alpha 0.3, RM3 (5 docs, 40 terms, 0.6) and dense PRF (3 docs, beta 2)
+   */
   fusion?: Fusion | undefined;
   /** Field whose text is embedded, or a function building the embedded text. @defaultValue all fields joined */
   embedText?: ((doc: Doc) => string) | undefined;

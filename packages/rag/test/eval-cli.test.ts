@@ -62,6 +62,20 @@ describe('eval harness', () => {
     expect(c.out.join('\n')).toContain('eval');
   });
 
+  it('the CLI takes feedback and normalisation flags and rejects unknown values', async () => {
+    const dir = await tinyDataset();
+    const a = io();
+    const args = ['eval', '--dataset', dir, '--embedder', 'none', '--mode', 'bm25', '--feedback', 'rm3', '--rm3-docs', '1', '--rm3-terms', '5', '--json'];
+    expect(await runCli({ eval: evalCommand }, args, a.io)).toBe(0);
+    expect(JSON.parse(a.out[0] ?? '{}')).toMatchObject({ mode: 'bm25', feedback: 'rm3', queries: 2 });
+    const b = io();
+    expect(await runCli({ eval: evalCommand }, ['eval', '--dataset', dir, '--embedder', 'none', '--feedback', 'sometimes'], b.io)).toBe(1);
+    expect(b.err.join('')).toContain('RAG_INVALID_ARGUMENT');
+    const c = io();
+    expect(await runCli({ eval: evalCommand }, ['eval', '--dataset', dir, '--embedder', 'none', '--normalization', 'l2'], c.io)).toBe(1);
+    expect(c.err.join('')).toContain('--normalization');
+  });
+
   // Quality on the judged Cranfield collection (../shared/data); see the package README for the figures.
   it.skipIf(!existsSync(CRANFIELD))('BM25 on Cranfield (all qrels) reaches the measured level', async () => {
     const data = await loadBeir(CRANFIELD, 'all');

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { createGloveEmbedder } from '../embed/glove-embedder.js';
 import { RagError } from '../errors.js';
-import { createRetriever } from '../hybrid/retriever.js';
-import type { Fusion, SearchOptions } from '../retrieval-types.js';
+import { createRetriever, DEFAULT_FUSION } from '../hybrid/retriever.js';
+import type { ConvexFusion, DensePrfOptions, FeedbackOptions, Fusion, Rm3Options, ScoreNormalization, SearchOptions } from '../retrieval-types.js';
 import { loadBeir } from './beir.js';
 import { evaluateRetriever } from './run-eval.js';
 
@@ -23,7 +23,14 @@ export interface CliIo {
 
 const USAGE = `rag eval --dataset <dir> [--qrels test|all|train|<file>] [--mode bm25|dense|hybrid]
          [--k1 1.2] [--b 0.75] [--title-boost 1] [--fusion rrf|convex] [--alpha 0.1] [--rrf-k 60]
-         [--dense-weight 0.1] [--embedder glove|none] [--json]`;
+         [--dense-weight 0.1] [--normalization zscore|minmax|dbsf] [--feedback both|rm3|dense|none]
+         [--rm3-docs 5] [--rm3-terms 80] [--rm3-weight 0.6] [--dprf-docs 3] [--dprf-beta 2]
+         [--embedder glove|none] [--json]
+  Defaults are the retriever's DEFAULT_FUSION; --feedback defaults to both in hybrid mode and none in
+  bm25/dense modes (--mode bm25 --feedback rm3 is BM25+RM3; --mode dense --feedback dense is dense PRF).`;
+
+const FEEDBACK_KINDS = ['both', 'rm3', 'dense', 'none'];
+const NORMALIZATIONS = ['zscore', 'minmax', 'dbsf'];
 
 function num(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -54,6 +61,13 @@ export const evalCommand: CliCommand = {
         alpha: { type: 'string' },
         'rrf-k': { type: 'string' },
         'dense-weight': { type: 'string' },
+        normalization: { type: 'string' },
+        feedback: { type: 'string' },
+        'rm3-docs': { type: 'string' },
+        'rm3-terms': { type: 'string' },
+        'rm3-weight': { type: 'string' },
+        'dprf-docs': { type: 'string' },
+        'dprf-beta': { type: 'string' },
         embedder: { type: 'string', default: 'glove' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
@@ -66,10 +80,31 @@ export const evalCommand: CliCommand = {
     }
     const embedder = values.embedder === 'none' ? undefined : await createGloveEmbedder();
     const mode = (values.mode ?? (embedder === undefined ? 'bm25' : 'hybrid')) as SearchOptions['mode'];
+    const fb = values.feedback ?? (mode === 'hybrid' ? 'both' : 'none');
+    if (!FEEDBACK_KINDS.includes(fb)) throw new RagError('RAG_INVALID_ARGUMENT', `--feedback must be one of ${FEEDBACK_KINDS.join(', ')}, got ${fb}`);
+    const norm = values.normalization ?? (DEFAULT_FUSION as ConvexFusion).normalization;
+    if (norm === undefined || !NORMALIZATIONS.includes(norm)) {
+      throw new RagError('RAG_INVALID_ARGUMENT', `--normalization must be one of ${NORMALIZATIONS.join(', ')}, got ${String(norm)}`);
+    }
+    const defaults = DEFAULT_FUSION.feedback as { rm3: Required<Rm3Options>; dense: Required<DensePrfOptions> };
+    const feedback: FeedbackOptions = {
+      rm3:
+        fb === 'both' || fb === 'rm3'
+          ? {
+              docs: num(values['rm3-docs'], 'rm3-docs') ?? defaults.rm3.docs,
+              terms: num(values['rm3-terms'], 'rm3-terms') ?? defaults.rm3.terms,
+              originalWeight: num(values['rm3-weight'], 'rm3-weight') ?? defaults.rm3.originalWeight,
+            }
+          : false,
+      dense:
+        fb === 'both' || fb === 'dense'
+          ? { docs: num(values['dprf-docs'], 'dprf-docs') ?? defaults.dense.docs, beta: num(values['dprf-beta'], 'dprf-beta') ?? defaults.dense.beta }
+          : false,
+    };
     const fusion: Fusion =
       values.fusion === 'rrf'
-        ? { kind: 'rrf', k: num(values['rrf-k'], 'rrf-k') ?? 60, weights: { bm25: 1, dense: num(values['dense-weight'], 'dense-weight') ?? 0.1 } }
-        : { kind: 'convex', alpha: num(values.alpha, 'alpha') ?? 0.1 };
+        ? { kind: 'rrf', k: num(values['rrf-k'], 'rrf-k') ?? 60, weights: { bm25: 1, dense: num(values['dense-weight'], 'dense-weight') ?? 0.1 }, feedback }
+        : { kind: 'convex', alpha: num(values.alpha, 'alpha') ?? (DEFAULT_FUSION as ConvexFusion).alpha, normalization: norm as ScoreNormalization, feedback };
     const data = await loadBeir(values.dataset, values.qrels);
     const retriever = createRetriever({
       fields: { title: { boost: num(values['title-boost'], 'title-boost') ?? 1 }, text: {} },
@@ -80,7 +115,7 @@ export const evalCommand: CliCommand = {
     });
     const started = performance.now();
     const res = await evaluateRetriever(retriever, data, {
-      search: { mode },
+      search: { mode, feedback },
       onProgress: (p) => {
         const line = `${p.phase === 'index' ? 'indexing' : 'querying'} ${p.done}/${p.total}`;
         if (io.tty) io.err(`\r${line}   `);
@@ -91,9 +126,9 @@ export const evalCommand: CliCommand = {
     const seconds = (performance.now() - started) / 1000;
     await retriever.close();
     if (values.json === true) {
-      io.out(JSON.stringify({ dataset: values.dataset, qrels: values.qrels, mode, fusion: mode === 'hybrid' ? fusion : undefined, embedder: embedder?.id, queries: res.queries, ...res.mean, seconds }));
+      io.out(JSON.stringify({ dataset: values.dataset, qrels: values.qrels, mode, fusion: mode === 'hybrid' ? fusion : undefined, feedback: fb, embedder: embedder?.id, queries: res.queries, ...res.mean, seconds }));
     } else {
-      io.out(`dataset ${values.dataset} (qrels ${values.qrels}, ${res.queries} judged queries, ${data.corpus.length} docs), mode ${String(mode)}`);
+      io.out(`dataset ${values.dataset} (qrels ${values.qrels}, ${res.queries} judged queries, ${data.corpus.length} docs), mode ${String(mode)}, feedback ${fb}`);
       io.out(`nDCG@10    ${res.mean.ndcg10.toFixed(4)}`);
       io.out(`Recall@100 ${res.mean.recall100.toFixed(4)}`);
       io.out(`MRR@10     ${res.mean.mrr10.toFixed(4)}`);

@@ -307,6 +307,27 @@ export class Bm25Index {
     return top.sorted();
   }
 
+  /**
+   * The exact BM25F score of one live document for weighted terms (the score `search` would give it; 0 when
+   * it matches no term or is not live). Used to complete the BM25 signal of dense-only hybrid candidates.
+   */
+  scoreDoc(terms: readonly QueryTerm[], doc: number): number {
+    if (this.live[doc] !== 1) return 0;
+    const k1 = this.k1;
+    let score = 0;
+    for (const qt of terms) {
+      const d = this.postings(qt.term);
+      if (d === undefined) continue;
+      const w = qt.weight * this.idf(qt.term);
+      if (w <= 0) continue;
+      const i = seek(d.docs, d.count, 0, doc);
+      if (i >= d.count || d.docs[i] !== doc) continue;
+      const t = this.tfTilde(d, i);
+      score += (w * t * (k1 + 1)) / (t + k1);
+    }
+    return score;
+  }
+
   /** Per-field plain BM25 of a document for terms (each field with its own length statistics). */
   fieldScores(terms: readonly QueryTerm[], text: Record<string, string>, doc: number): Record<string, number> {
     const out: Record<string, number> = {};
