@@ -63,13 +63,45 @@ async function storedIds(stream: string): Promise<string[]> {
 
 describe('NatsJetStreamTransport publish', () => {
   for (const pipelinedPublish of [true, false]) {
-    it(`stores every event once, in publish order, and drops republished ids (pipelinedPublish ${pipelinedPublish})`, async () => {
+    it(`stores every event once, each aggregate in publish order, and drops republished ids (pipelinedPublish ${pipelinedPublish})`, async () => {
       const { t, stream } = fresh({ pipelinedPublish });
-      const evs = events(600);
+      const evs = events(600, 50);
       await t.publish(evs.slice(0, 300));
       await t.publish(evs.slice(0, 450)); // 300 republished: the stream drops them by Nats-Msg-Id
       await t.publish(evs.slice(450));
-      expect(await storedIds(stream)).toEqual(evs.map((e) => e.id));
+      const stored = await storedIds(stream);
+      expect([...stored].sort()).toEqual(evs.map((e) => e.id).sort());
+      const byId = new Map(evs.map((e) => [e.id, e]));
+      for (let a = 0; a < 50; a++) {
+        const agg = `a${a}`;
+        expect(stored.filter((id) => byId.get(id)!.aggregateId === agg)).toEqual(evs.filter((e) => e.aggregateId === agg).map((e) => e.id));
+      }
+      await t.close();
+    });
+  }
+
+  it('without strictOrder a batch goes out whole, in order', async () => {
+    const { t, stream } = fresh({ strictOrder: false });
+    const evs = events(300, 7);
+    await t.publish(evs);
+    expect(await storedIds(stream)).toEqual(evs.map((e) => e.id));
+    await t.close();
+  });
+
+  for (const strictOrder of [true, false]) {
+    it(`a message the stream refuses ${strictOrder ? 'keeps' : 'does not keep'} the later events of its aggregate out (strictOrder ${strictOrder})`, async () => {
+      const { t, stream, prefix } = fresh({ strictOrder });
+      const jsm = await nc.jetstreamManager();
+      await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`], max_msg_size: 2048 });
+      const big = createEvent({ aggregateType: 'acct', aggregateId: 'a1', type: 'Big', payload: { pad: 'x'.repeat(4096) } });
+      const later = createEvent({ aggregateType: 'acct', aggregateId: 'a1', type: 'Small', payload: {} });
+      const other = createEvent({ aggregateType: 'acct', aggregateId: 'a2', type: 'Small', payload: {} });
+      const err = await t.publish([big, other, later]).catch((e: unknown) => e);
+      expect(OutboxError.is(err, 'OUTBOX_PUBLISH_FAILED')).toBe(true);
+      const stored = await storedIds(stream);
+      expect(stored).toContain(other.id);
+      // strict: a1's later event was never sent, so no retry can store it before `big`
+      expect(stored.includes(later.id)).toBe(!strictOrder);
       await t.close();
     });
   }

@@ -3,8 +3,11 @@ import { encodeEvent, type OutboxEvent } from '../../envelope/envelope.js';
 import type { DeliveryHandler, SubscribeOptions, Subscription, Transport } from '../../transport/types.js';
 import type { CorePublisherConnection } from './publisher.js';
 import { PubAckPipeline } from './publisher.js';
+import { splitRounds } from './rounds.js';
 import { PullSubscriber } from './subscriber.js';
 import type { JetStreamClientLike, JetStreamManagerLike, NatsConnectionLike } from './driver.js';
+
+const TE = new TextEncoder();
 
 /** Options of {@link NatsJetStreamTransport}. */
 export interface NatsJetStreamTransportOptions {
@@ -31,6 +34,15 @@ export interface NatsJetStreamTransportOptions {
    * @defaultValue true
    */
   pipelinedPublish?: boolean | undefined;
+  /**
+   * Publish an aggregate's next event of a batch only after the stream confirmed the previous one (the batch goes out
+   * in rounds, round k holding the k-th event of each aggregate, each round pipelined). Without it, a publish that
+   * fails partway (an error PubAck for one message, a connection lost after some writes) can leave a later event of
+   * an aggregate stored while an earlier one is not, and the retry then appends the earlier one after it: consumers
+   * would see that aggregate out of order. Costs one round trip per extra event of the same aggregate in a batch; a
+   * batch with one event per aggregate is one round. @defaultValue true
+   */
+  strictOrder?: boolean | undefined;
   /**
    * Messages a subscriber asks the server for per pull request (`consume({ max_messages })`); the client re-pulls
    * as the batch drains. @defaultValue `clamp(4 × maxInFlight, 256, 1024)`
@@ -60,8 +72,9 @@ export interface NatsJetStreamTransportOptions {
  * consumer per group with explicit acks (an event is acked after the handler resolved, nak'ed when it rejected).
  *
  * @remarks
- * Publishing is pipelined: all events of a `publish` call are sent at once in order on the one connection (the
- * stream stores them in that order) and the call resolves when the last PubAck arrived; see `pipelinedPublish`.
+ * Publishing is pipelined: the events of a `publish` call are sent at once on the one connection, except that an
+ * aggregate's next event waits for the PubAck of its previous one (`strictOrder`), and the call resolves when the
+ * last PubAck arrived; see `pipelinedPublish`.
  * Subscribing uses `consume()` in callback mode with large pull batches; messages that arrive together are handed
  * to the handler in the same tick (so a grouping inbox commits them together), in arrival order, at most
  * `maxInFlight` at once. Acks are plain `+ACK`s, written together once per tick by nats.js; none is double-acked,
@@ -144,19 +157,25 @@ export class NatsJetStreamTransport implements Transport {
     if (this.#closed) throw new OutboxError('OUTBOX_CLOSED', 'transport is closed');
     if (events.length === 0) return;
     await this.#ensure();
-    const enc = new TextEncoder();
+    for (const round of this.#o.strictOrder === false ? [events] : splitRounds(events)) {
+      if (options?.signal?.aborted === true) throw new OutboxError('OUTBOX_ABORTED', 'publish aborted');
+      await this.#publishRound(round, options?.signal);
+    }
+  }
+
+  /** Publishes events concurrently (in order on the one connection); resolves when every PubAck arrived. */
+  async #publishRound(events: readonly OutboxEvent[], signal: AbortSignal | undefined): Promise<void> {
     if (this.#pipeline !== undefined) {
       await this.#pipeline.publish(
-        events.map((e) => ({ subject: this.subjectOf(e.aggregateType), data: enc.encode(encodeEvent(e)), msgId: e.id })),
-        options?.signal,
+        events.map((e) => ({ subject: this.subjectOf(e.aggregateType), data: TE.encode(encodeEvent(e)), msgId: e.id })),
+        signal,
       );
       return;
     }
     const js = this.#client();
     const timeout = this.#o.publishTimeoutMs ?? 10_000;
     try {
-      // sent in order on one connection; all PubAcks awaited
-      await Promise.all(events.map((e) => js.publish(this.subjectOf(e.aggregateType), enc.encode(encodeEvent(e)), { msgID: e.id, timeout })));
+      await Promise.all(events.map((e) => js.publish(this.subjectOf(e.aggregateType), TE.encode(encodeEvent(e)), { msgID: e.id, timeout })));
     } catch (err) {
       throw new OutboxError('OUTBOX_PUBLISH_FAILED', `JetStream publish failed: ${(err as Error).message}`, { cause: err, retryable: true });
     }
