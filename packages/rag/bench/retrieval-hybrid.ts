@@ -40,7 +40,7 @@ export const hybridCranfield: BenchCase = {
       ['convex minmax alpha=0.1 (previous default)', { kind: 'convex', alpha: 0.1 }],
       ['convex zscore alpha=0.1, no feedback', { kind: 'convex', alpha: 0.1, normalization: 'zscore' }],
       ['convex zscore alpha=0.1 + dense PRF only', { kind: 'convex', alpha: 0.1, normalization: 'zscore', feedback: { dense: dprf } }],
-      ['default (zscore alpha=0.1 + RM3 + dense PRF)', DEFAULT_FUSION],
+      [`default (zscore alpha=${DEFAULT_FUSION.kind === 'convex' ? DEFAULT_FUSION.alpha : '?'} + RM3 + dense PRF)`, DEFAULT_FUSION],
     ];
     if (ctx.quick) fusions.splice(0, 3, fusions[0] as [string, Fusion]);
     // the goal compares with the better single signal WITHOUT feedback; gainOverRm3 shows what fusion adds beyond lexical PRF

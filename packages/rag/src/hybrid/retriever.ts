@@ -68,6 +68,8 @@ export class HybridRetriever implements Retriever {
   idByNode: (string | undefined)[] = [];
   private readonly fieldAnalyzers = new Map<string, Analyzer>();
   private readonly fusion: Fusion;
+  /** Analysed term counts of recent feedback documents by doc number (doc numbers are never reused). */
+  private readonly termCountCache = new Map<number, Map<string, number>>();
   private closed = false;
   private counters = { searches: 0, adds: 0, deletes: 0 };
 
@@ -204,6 +206,7 @@ export class HybridRetriever implements Retriever {
     const e = this.entries.get(id);
     if (e === undefined) return false;
     this.sparse.remove(e.num, e.doc.fields);
+    this.termCountCache.delete(e.num);
     this.idByNum[e.num] = undefined;
     if (e.node >= 0 && this.hnsw !== undefined) {
       this.hnsw.delete(e.node);
@@ -264,6 +267,8 @@ export class HybridRetriever implements Retriever {
 
   /** Analysed term counts of a document over every indexed field (for RM3). */
   private termCounts(num: number): Map<string, number> {
+    const cached = this.termCountCache.get(num);
+    if (cached !== undefined) return cached;
     const out = new Map<string, number>();
     const id = this.idByNum[num];
     const e = id === undefined ? undefined : this.entries.get(id);
@@ -273,6 +278,8 @@ export class HybridRetriever implements Retriever {
       if (text === undefined || text === '') continue;
       for (const t of f.analyzer.analyze(text)) out.set(t.term, (out.get(t.term) ?? 0) + 1);
     }
+    if (this.termCountCache.size >= 4096) this.termCountCache.clear();
+    this.termCountCache.set(num, out);
     return out;
   }
 
