@@ -179,7 +179,7 @@ function e2eCase(kind: 'redis' | 'nats'): BenchCase {
         await Promise.all(relays.map((r) => r.close()));
         await consumer.close();
         const samples = lat;
-        ctx.report({ metric: 'end-to-end handled', unit: 'events/s', higherIsBetter: true, ours: consumer.stats().handled / secs, peers: {}, notes: { targetRate: rate, producedPerSec: Math.round(total / produceSecs), events: total, relays: 2, relayBatch: 256, consumerMaxInFlight: inflight, inboxLanes: lanes } });
+        ctx.report({ metric: 'end-to-end handled', unit: 'events/s', higherIsBetter: true, ours: consumer.stats().handled / secs, peers: {}, notes: { targetRate: rate, producedPerSec: Math.round(total / produceSecs), events: total, relays: 2, relayBatch: 256, consumerMaxInFlight: inflight, inboxLanes: lanes, inboxTransactions: inbox.stats().transactions, inboxMaxGroup: inbox.stats().maxGroup, relayBatches: relays.reduce((n, r) => n + r.stats().batches, 0) } });
         ctx.report({ metric: 'commit-to-handled p50', unit: 'ms', higherIsBetter: false, ours: percentile(samples, 50), peers: {} });
         ctx.report({ metric: 'commit-to-handled p99', unit: 'ms', higherIsBetter: false, ours: percentile(samples, 99), peers: {} });
       } finally {

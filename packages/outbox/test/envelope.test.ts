@@ -13,6 +13,13 @@ describe('envelope', () => {
     expect(a.replace(/-/g, '').slice(0, 12)).toBe((1_700_000_000_000).toString(16).padStart(12, '0'));
   });
 
+  it('uuidv7 draws fresh random bits for every id (pooled random bytes never repeat within a millisecond)', () => {
+    const ids = Array.from({ length: 5000 }, () => uuidv7(1_700_000_000_000));
+    expect(new Set(ids).size).toBe(5000);
+    // an injected source fills the 16 bytes; version and variant bits are forced
+    expect(uuidv7(0, (b) => b.fill(0xff))).toBe('00000000-0000-7fff-bfff-ffffffffffff');
+  });
+
   it('createEvent fills defaults and round-trips through encode/decode', () => {
     const e = createEvent(base, () => 86_400_000);
     expect(e.version).toBe(1);

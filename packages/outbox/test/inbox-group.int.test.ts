@@ -67,6 +67,12 @@ describe('PgInbox group commit', () => {
     expect(again.every((r) => r === 'duplicate')).toBe(true);
     // another consumer name is a different inbox key
     expect(await inbox.process('other', events[0]!, async () => {})).toBe('handled');
+    // a name that cannot be written into SQL text as it is goes through parameters, with the same outcome
+    const odd = "o'brien; drop table x --";
+    expect(await Promise.all([inbox.process(odd, events[1]!, async () => {}), inbox.process(odd, events[2]!, async () => {})])).toEqual(['handled', 'handled']);
+    expect(await inbox.process(odd, events[1]!, async () => {})).toBe('duplicate');
+    // an upper-case id is the same uuid
+    expect(await inbox.process('c', { ...events[3]!, id: events[3]!.id.toUpperCase() }, async () => {})).toBe('duplicate');
     const eff = await effects(schema);
     expect(eff.size).toBe(20);
     expect([...eff.values()].every((n) => n === 1)).toBe(true);

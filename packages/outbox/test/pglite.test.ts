@@ -45,6 +45,23 @@ describe('PGlite pool', () => {
     expect((await pool.query('select 1 as x; select 2 as x')).rows).toEqual([{ x: 2 }]);
   });
 
+  it('append stores awkward payloads exactly, one event or a batch (array parameters)', async () => {
+    const store = new PgOutboxStore({ pool, table: 'ob_exact' });
+    await store.migrate();
+    const awkward = { s: 'quote " backslash \\ comma , braces {} newline \n', u: 'ünï 😀', n: null };
+    const c = await pool.connect();
+    await c.query('begin');
+    const out = [
+      ...(await store.append(c, { aggregateType: 'a', aggregateId: 'NULL', type: 'T', payload: awkward })),
+      ...(await store.append(c, [awkward, 'NULL', 7].map((payload) => ({ aggregateType: 'a', aggregateId: 'a,"b', type: 'T', payload, headers: { h: '{"x"}' } })))),
+    ];
+    await c.query('commit');
+    c.release();
+    const got: OutboxEvent[] = [];
+    await store.claim(10, async (batch) => void got.push(...batch));
+    expect(got).toEqual(out);
+  });
+
   it('relay + MemoryTransport + consumer + PgInbox: 500 events over 20 aggregates, exactly once, in order, duplicates absorbed', async () => {
     const store = new PgOutboxStore({ pool, table: 'ob_e2e', partitions: 8, partitionsPerClaim: 2 });
     await store.migrate();

@@ -179,4 +179,80 @@ describe('pg outbox end to end', () => {
     await until(async () => ((await redis.call('XPENDING', key, 'g')) as [number])[0] === 0);
     await t.close();
   });
+
+  it('append stores awkward payloads, headers and ids exactly, one event or a batch', async () => {
+    const store = new PgOutboxStore({ pool, schema, table: 'ob_exact' });
+    await store.migrate();
+    const awkward = { s: 'quote " backslash \\ comma , braces {} newline \n tab \t', u: 'ünïcødé 😀', n: null, a: [1, { b: 'NULL' }] };
+    const evs = [
+      { aggregateType: 'acct', aggregateId: 'NULL', type: 'T', payload: awkward, headers: { 'x-k': 'v "q" {x}' } },
+      { aggregateType: 'acct', aggregateId: 'a,b"c', type: 'T', payload: 'plain string' },
+      { aggregateType: 'acct', aggregateId: 'z', type: 'T', payload: 42, version: 3, occurredAt: '2020-01-02T03:04:05.678Z' },
+    ];
+    const c = await pool.connect();
+    await c.query('begin');
+    const one = await store.append(c, evs[0]!);
+    const many = await store.append(c, evs);
+    await c.query('commit');
+    c.release();
+    const got: OutboxEvent[] = [];
+    await store.claim(10, async (batch) => void got.push(...batch));
+    expect(got).toEqual([...one, ...many]);
+    expect(got[1]!.payload).toEqual(awkward);
+    expect(got[3]!.occurredAt).toBe('2020-01-02T03:04:05.678Z');
+  });
+
+  it('Redis: the subscriber reads ahead, keeping more than one read of entries in flight, and acknowledges them all', async () => {
+    const t = new RedisStreamsTransport({ client: redis, prefix: `dp:it:${id}:ahead`, readCount: 10, blockMs: 50 });
+    const evs = Array.from({ length: 50 }, (_, n) => createEvent({ aggregateType: 'acct', aggregateId: `x${n}`, type: 'T', payload: n }));
+    await t.publish(evs);
+    // no handler finishes before all 50 entries were handed out: reading 10 at a time, that needs 5 reads in flight
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const seen: number[] = [];
+    const sub = await t.subscribe({ group: 'g', aggregateTypes: ['acct'], consumer: 'c1', maxInFlight: 64 }, async (e) => {
+      seen.push(e.payload as number);
+      if (seen.length === 50) release();
+      await gate;
+    });
+    await until(() => seen.length === 50, 10_000);
+    expect(seen).toEqual(evs.map((_, n) => n));
+    const key = t.streamOf('acct', 'x0');
+    await until(async () => ((await redis.call('XPENDING', key, 'g')) as [number])[0] === 0);
+    // a restarted subscriber finds nothing of its own pending and nothing new
+    await sub.close();
+    const again: unknown[] = [];
+    const sub2 = await t.subscribe({ group: 'g', aggregateTypes: ['acct'], consumer: 'c1' }, async (e) => void again.push(e.payload));
+    await new Promise((r) => setTimeout(r, 200));
+    await sub2.close();
+    expect(again).toEqual([]);
+    await t.close();
+  });
+
+  it('Redis: at most maxInFlight handlers run at once, and pending entries left by a crash are delivered once each', async () => {
+    const t = new RedisStreamsTransport({ client: redis, prefix: `dp:it:${id}:cap`, readCount: 7, blockMs: 50 });
+    const evs = Array.from({ length: 60 }, (_, n) => createEvent({ aggregateType: 'acct', aggregateId: `y${n % 6}`, type: 'T', payload: n }));
+    const key = t.streamOf('acct', 'y0');
+    await redis.call('XGROUP', 'CREATE', key, 'g', '0', 'MKSTREAM');
+    await t.publish(evs);
+    // the same consumer name read 25 entries before a crash: they are its own pending entries now
+    await redis.call('XREADGROUP', 'GROUP', 'g', 'c1', 'COUNT', 25, 'STREAMS', key, '>');
+    let running = 0;
+    let most = 0;
+    const seen: number[] = [];
+    const sub = await t.subscribe({ group: 'g', aggregateTypes: ['acct'], consumer: 'c1', maxInFlight: 5 }, async (e) => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise((r) => setTimeout(r, 2));
+      seen.push(e.payload as number);
+      running--;
+    });
+    await until(() => seen.length >= 60, 10_000);
+    await new Promise((r) => setTimeout(r, 100));
+    await sub.close();
+    expect(most).toBeLessThanOrEqual(5);
+    expect([...seen].sort((a, b) => a - b)).toEqual(evs.map((_, n) => n));
+    expect(((await redis.call('XPENDING', key, 'g')) as [number])[0]).toBe(0);
+    await t.close();
+  });
 });

@@ -13,8 +13,8 @@
  * ```
  * @since 0.1.0
  */
-export function uuidv7(now: number = Date.now(), random: (bytes: Uint8Array) => void = (b) => crypto.getRandomValues(b)): string {
-  const b = new Uint8Array(16);
+export function uuidv7(now: number = Date.now(), random: (bytes: Uint8Array) => void = pooledRandom): string {
+  const b = scratch;
   random(b);
   const ms = Math.max(0, Math.floor(now));
   const hi = Math.floor(ms / 0x1_0000_0000);
@@ -27,9 +27,26 @@ export function uuidv7(now: number = Date.now(), random: (bytes: Uint8Array) => 
   b[5] = lo & 0xff;
   b[6] = 0x70 | (b[6]! & 0x0f);
   b[8] = 0x80 | (b[8]! & 0x3f);
-  let hex = '';
-  for (let i = 0; i < 16; i++) hex += b[i]!.toString(16).padStart(2, '0');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const h = HEX;
+  return (
+    h[b[0]!]! + h[b[1]!]! + h[b[2]!]! + h[b[3]!]! + '-' + h[b[4]!]! + h[b[5]!]! + '-' + h[b[6]!]! + h[b[7]!]! + '-' +
+    h[b[8]!]! + h[b[9]!]! + '-' + h[b[10]!]! + h[b[11]!]! + h[b[12]!]! + h[b[13]!]! + h[b[14]!]! + h[b[15]!]!
+  );
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** The 16 bytes of the id being made (uuidv7 is synchronous, so one buffer serves every call). */
+const scratch = new Uint8Array(16);
+/** Random bytes fetched 4 KiB at a time: one `getRandomValues` call per 256 ids instead of one per id. */
+const pool = new Uint8Array(4096);
+let poolPos = pool.length;
+function pooledRandom(b: Uint8Array): void {
+  if (poolPos + b.length > pool.length) {
+    crypto.getRandomValues(pool);
+    poolPos = 0;
+  }
+  b.set(pool.subarray(poolPos, poolPos + b.length));
+  poolPos += b.length;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

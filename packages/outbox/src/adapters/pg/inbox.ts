@@ -1,7 +1,8 @@
 import { OutboxError } from '../../errors.js';
 import { aggregateHash, validateEvent, type OutboxEvent } from '../../envelope/envelope.js';
+import { isUuid } from '../../envelope/uuid.js';
 import type { DeadLetter, Inbox } from '../../store/types.js';
-import type { PgPoolLike, PgQueryable } from './store.js';
+import { lastResult, type PgPoolLike, type PgQueryable } from './store.js';
 
 /** Options of {@link PgInbox}. */
 export interface PgInboxOptions {
@@ -72,6 +73,8 @@ interface Lane {
 }
 
 const IDENT = /^[a-z_][a-z0-9_]{0,40}$/;
+/** Consumer names that can be written into SQL text as they are. */
+const SAFE_CONSUMER = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /**
  * Inbox in the consumer's PostgreSQL: `process` inserts `(consumer, event id)` and runs the effect with the same
@@ -144,7 +147,7 @@ export class PgInbox implements Inbox<PgQueryable> {
   process(consumer: string, event: OutboxEvent, effect: (ctx: PgQueryable) => Promise<void>): Promise<'handled' | 'duplicate'> {
     return new Promise((resolve, reject) => {
       const lane = this.#lanes.length === 1 ? this.#lanes[0]! : this.#lanes[aggregateHash(event.aggregateId) % this.#lanes.length]!;
-      lane.queue.push({ consumer, event, key: `${consumer}\u0000${event.id}`, effect, resolve, reject, result: undefined, error: undefined, failed: false });
+      lane.queue.push({ consumer, event, key: `${consumer}\u0000${event.id.toLowerCase()}`, effect, resolve, reject, result: undefined, error: undefined, failed: false });
       this.#schedule(lane);
     });
   }
@@ -243,14 +246,27 @@ export class PgInbox implements Inbox<PgQueryable> {
     let broken = false;
     this.#stats.transactions++;
     try {
-      await c.query('begin');
+      // sorted so that concurrent groups (other consumer instances) lock inbox keys in one order
+      const sorted = group.length > 1 ? [...group].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) : group;
+      let inline = true;
+      for (const p of sorted) if (!SAFE_CONSUMER.test(p.consumer) || !isUuid(p.event.id)) inline = false;
+      const insert = `insert into ${this.#inbox} (consumer, event_id) `;
+      const returning = ' on conflict do nothing returning consumer, event_id';
+      let begun: Awaited<ReturnType<PgQueryable['query']>> | undefined;
       try {
-        // sorted so that concurrent groups (other consumer instances) lock inbox keys in one order
-        const sorted = group.length > 1 ? [...group].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) : group;
-        const r = await c.query(
-          `insert into ${this.#inbox} (consumer, event_id) select * from unnest($1::text[], $2::uuid[]) on conflict do nothing returning consumer, event_id`,
-          [sorted.map((p) => p.consumer), sorted.map((p) => p.event.id)],
-        );
+        // names and ids checked above can be inlined: BEGIN and the insert then take one round trip (simple protocol)
+        if (inline) begun = lastResult(await c.query(`begin; ${insert}values ${sorted.map((p) => `('${p.consumer}','${p.event.id}')`).join(',')}${returning}`));
+        else await c.query('begin');
+      } catch (err) {
+        await c.query('rollback').catch(() => {
+          broken = true;
+        });
+        throw err;
+      }
+      try {
+        const r =
+          begun ??
+          (await c.query(`${insert}select * from unnest($1::text[], $2::uuid[])${returning}`, [sorted.map((p) => p.consumer), sorted.map((p) => p.event.id)]));
         const fresh = new Set(r.rows.map((x) => `${x.consumer as string}\u0000${x.event_id as string}`));
         if (!savepoints) {
           // no savepoint: any throw rolls the whole group back (the caller then runs it again with savepoints)

@@ -30,6 +30,12 @@ export interface PgOutboxStoreOptions {
 }
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+const DIGITS = /^[0-9]{1,20}$/;
+
+/** node-postgres answers a multi-statement text with one result per statement; other drivers with the last one. @internal */
+export function lastResult(r: Awaited<ReturnType<PgQueryable['query']>>): Awaited<ReturnType<PgQueryable['query']>> {
+  return Array.isArray(r) ? (r[r.length - 1] as Awaited<ReturnType<PgQueryable['query']>>) : r;
+}
 
 /**
  * Transactional outbox in PostgreSQL. `append` writes in the caller's transaction; `claim` is the polling relay's
@@ -65,6 +71,10 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
   readonly #clock: () => number;
   readonly #random: () => number;
   readonly #schema: string;
+  /** Partition numbers, shuffled in place before each claim. */
+  readonly #order: number[];
+  /** The last claim found nothing: check cheaply for unsent rows before opening a transaction. */
+  #idle = true;
 
   /** @throws OutboxError `OUTBOX_INVALID_ARGUMENT` for a bad identifier or partition count. */
   constructor(options: PgOutboxStoreOptions) {
@@ -81,6 +91,7 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
     this.#lockKey = aggregateHash(this.#t) | 0;
     this.#clock = options.clock ?? Date.now;
     this.#random = options.random ?? Math.random;
+    this.#order = Array.from({ length: this.#parts }, (_, i) => i);
   }
 
   /** The qualified table name. */
@@ -128,58 +139,100 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
     const list = (Array.isArray(events) ? events : [events]) as Array<NewEvent | OutboxEvent>;
     if (list.length === 0) return [];
     const out = list.map((e) => createEvent(e, this.#clock));
-    const vals: unknown[] = [];
-    const rows: string[] = [];
-    for (const e of out) {
+    // one row per array element: the statement text (and its plan) is the same whatever the batch size
+    const n = out.length;
+    const ids = new Array<string>(n);
+    const types = new Array<string>(n);
+    const aggIds = new Array<string>(n);
+    const parts = new Array<number>(n);
+    const evTypes = new Array<string>(n);
+    const versions = new Array<number>(n);
+    const payloads = new Array<string>(n);
+    const headers = new Array<string>(n);
+    const occurred = new Array<string>(n);
+    for (let i = 0; i < n; i++) {
+      const e = out[i]!;
       const payload = JSON.stringify(e.payload);
       if (payload === undefined) throw new OutboxError('OUTBOX_INVALID_EVENT', `event ${e.id}: payload is not JSON-serialisable`);
-      const b = vals.length;
-      rows.push(`($${b + 1},$${b + 2},$${b + 3},$${b + 4},$${b + 5},$${b + 6},$${b + 7}::jsonb,$${b + 8}::jsonb,$${b + 9})`);
-      vals.push(e.id, e.aggregateType, e.aggregateId, aggregateHash(e.aggregateId) % this.#parts, e.type, e.version, payload, JSON.stringify(e.headers), e.occurredAt);
+      ids[i] = e.id;
+      types[i] = e.aggregateType;
+      aggIds[i] = e.aggregateId;
+      parts[i] = aggregateHash(e.aggregateId) % this.#parts;
+      evTypes[i] = e.type;
+      versions[i] = e.version;
+      payloads[i] = payload;
+      headers[i] = JSON.stringify(e.headers);
+      occurred[i] = e.occurredAt;
     }
     await tx.query(
-      `insert into ${this.#t} (id, aggregate_type, aggregate_id, part, type, version, payload, headers, occurred_at) values ${rows.join(',')}`,
-      vals,
+      n === 1
+        ? `insert into ${this.#t} (id, aggregate_type, aggregate_id, part, type, version, payload, headers, occurred_at) values ($1::text::uuid, $2, $3, $4, $5, $6, $7::text::jsonb, $8::text::jsonb, $9::text::timestamptz)`
+        : `insert into ${this.#t} (id, aggregate_type, aggregate_id, part, type, version, payload, headers, occurred_at)
+           select i::uuid, a, g, p, t, v, pl::jsonb, h::jsonb, o::timestamptz
+           from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[]) as u(i, a, g, p, t, v, pl, h, o)`,
+      n === 1
+        ? [ids[0], types[0], aggIds[0], parts[0], evTypes[0], versions[0], payloads[0], headers[0], occurred[0]]
+        : [ids, types, aggIds, parts, evTypes, versions, payloads, headers, occurred],
     );
     return out;
   }
 
-  /** {@inheritDoc OutboxSource.claim} */
+  /**
+   * {@inheritDoc OutboxSource.claim}
+   *
+   * Two round trips for a batch: `begin` with one statement that picks the partitions with unsent rows in a random
+   * order, try-locks the first `partitionsPerClaim` of them that no other relay holds and reads their oldest unsent
+   * rows `FOR UPDATE SKIP LOCKED`; then, after `publish` resolved, the `UPDATE ... sent_at` of the batch and `COMMIT`
+   * sent together. After an empty claim the next one first checks, outside any transaction, that an unsent row
+   * exists (one round trip while idle).
+   */
   async claim(max: number, publish: (events: readonly OutboxEvent[]) => Promise<void>): Promise<number> {
+    if (this.#idle) {
+      const any = await this.#pool.query(`select exists (select 1 from ${this.#t} where sent_at is null) as x`);
+      if (any.rows[0]?.x !== true) return 0;
+    }
+    if (!Number.isInteger(max) || max < 1) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'max must be a positive integer');
+    const order = this.#order;
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(this.#random() * (i + 1));
+      const t = order[i]!;
+      order[i] = order[j]!;
+      order[j] = t;
+    }
     const c = await this.#pool.connect();
     let broken = false;
     try {
-      const ne = await c.query(
-        `select p from generate_series(0, $1::int - 1) p where exists (select 1 from ${this.#t} where sent_at is null and part = p)`,
-        [this.#parts],
-      );
-      if (ne.rows.length === 0) return 0;
-      const cand = ne.rows.map((r) => r.p as number);
-      for (let i = cand.length - 1; i > 0; i--) {
-        const j = Math.floor(this.#random() * (i + 1));
-        [cand[i], cand[j]] = [cand[j]!, cand[i]!];
-      }
-      await c.query('begin');
+      // every value is an integer: the statement goes inline, in one round trip with BEGIN (simple query protocol)
+      const sql = `with cand as materialized (
+             select u.p from unnest('{${order.join(',')}}'::int[]) with ordinality as u(p, o)
+             where exists (select 1 from ${this.#t} where sent_at is null and part = u.p)
+             order by u.o),
+           locked as materialized (select p from cand where pg_try_advisory_xact_lock(${this.#lockKey}, p) limit ${this.#perClaim})
+           select seq, id, aggregate_type, aggregate_id, type, version, payload, headers, occurred_at from ${this.#t}
+           where sent_at is null and part = any(array(select p from locked)) order by seq limit ${max} for update skip locked`;
+      const begun = await c.query(`begin; ${sql}`).catch(async (err: unknown) => {
+        await c.query('rollback').catch(() => {
+          broken = true;
+        });
+        throw err;
+      });
       try {
-        const locked = await c.query(
-          `select p from unnest($2::int[]) p where pg_try_advisory_xact_lock($1, p)`,
-          [this.#lockKey, cand.slice(0, this.#perClaim)],
-        );
-        if (locked.rows.length === 0) {
-          await c.query('rollback');
-          return 0;
-        }
-        const r = await c.query(
-          `select seq, id, aggregate_type, aggregate_id, type, version, payload, headers, occurred_at from ${this.#t}
-           where sent_at is null and part = any($1::int[]) order by seq limit $2 for update skip locked`,
-          [locked.rows.map((x) => x.p as number), max],
-        );
+        // the lock is taken inside the statement, after its snapshot: a row another relay marked sent after the
+        // snapshot is re-checked by FOR UPDATE on its newest version (sent_at is set, so it is skipped)
+        const r = lastResult(begun);
         if (r.rows.length === 0) {
           await c.query('rollback');
+          this.#idle = true;
           return 0;
         }
-        const evs = r.rows.map((row) =>
-          validateEvent({
+        this.#idle = false;
+        const n = r.rows.length;
+        const evs = new Array<OutboxEvent>(n);
+        const seqs = new Array<string>(n);
+        let literal = true;
+        for (let i = 0; i < n; i++) {
+          const row = r.rows[i]!;
+          evs[i] = validateEvent({
             id: row.id,
             aggregateType: row.aggregate_type,
             aggregateId: row.aggregate_id,
@@ -188,12 +241,20 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
             payload: row.payload,
             headers: row.headers,
             occurredAt: (row.occurred_at as Date).toISOString(),
-          }),
-        );
+          });
+          const seq = String(row.seq);
+          if (!DIGITS.test(seq)) literal = false;
+          seqs[i] = seq;
+        }
         await publish(evs);
-        await c.query(`update ${this.#t} set sent_at = now() where seq = any($1::bigint[])`, [r.rows.map((x) => x.seq as string)]);
-        await c.query('commit');
-        return evs.length;
+        if (literal) {
+          // digits only, so the list can be inlined: mark and commit in one round trip (COMMIT does not run if the UPDATE fails)
+          await c.query(`update ${this.#t} set sent_at = now() where seq = any('{${seqs.join(',')}}'::bigint[]); commit`);
+        } else {
+          await c.query(`update ${this.#t} set sent_at = now() where seq = any($1::bigint[])`, [seqs]);
+          await c.query('commit');
+        }
+        return n;
       } catch (err) {
         await c.query('rollback').catch(() => {
           broken = true;
