@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { canonicalSeriesKey, openTsdb, xxhash64 } from '@dataplane/lsm';
+import { canonicalSeriesKey, openTsdb, parseSeriesKey, seriesKey, xxhash64 } from '@dataplane/lsm';
 
 const root = mkdtempSync(join(tmpdir(), 'lsm-tsdb-id-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -34,6 +35,30 @@ describe('series ids', () => {
     expect(canonicalSeriesKey('o', 'm', { b: '1', a: '2' })).toBe(canonicalSeriesKey('o', 'm', { a: '2', b: '1' }));
     expect(() => canonicalSeriesKey('', '', {})).toThrowError(expect.objectContaining({ code: 'LSM_INVALID_ARGUMENT' }) as Error);
     expect(() => canonicalSeriesKey('', 'm', { 'a\u0000': 'x' })).toThrowError(expect.objectContaining({ code: 'LSM_INVALID_ARGUMENT' }) as Error);
+  });
+
+  it('has one key for both layers: the canonical key is the series key with the org first', () => {
+    expect(seriesKey('cpu', { host: 'a', dc: 'eu' })).toBe('cpu{dc=eu,host=a}');
+    expect(canonicalSeriesKey('', 'cpu', { host: 'a', dc: 'eu' })).toBe('cpu{dc=eu,host=a}');
+    expect(canonicalSeriesKey('acme', 'cpu', {})).toBe('acme/cpu{}');
+    expect(seriesKey('a/b', { 'x=y': 'p,q{r}', n: 'line\nbreak\\' })).toBe('a\\/b{n=line\\nbreak\\\\,x\\=y=p\\,q\\{r\\}}');
+    for (const bad of ['', 'cpu', 'cpu{', '{a=b}', 'cpu{a}', 'cpu{=b}', 'cpu{a=b', 'cpu{a=b}x', 'o/{}', '/cpu{}', 'cpu{a=b,}', 'cpu\\']) {
+      expect(() => parseSeriesKey(bad)).toThrowError(expect.objectContaining({ code: 'LSM_INVALID_ARGUMENT' }) as Error);
+    }
+  });
+
+  it('parses every series key back to its org, metric and tags (any characters but NUL and U+0001)', () => {
+    const str = fc.string({ unit: fc.constantFrom('a', 'b', '/', '{', '}', '=', ',', '\\', '\n', ' ', 'é', '😀') });
+    fc.assert(
+      fc.property(str, str.filter((m) => m !== ''), fc.dictionary(str.filter((k) => k !== ''), str, { maxKeys: 4 }), (org, metric, tags) => {
+        const key = seriesKey(metric, tags, org);
+        expect(parseSeriesKey(key)).toEqual({ org, metric, tags });
+        // tag order does not matter; different series never share a key
+        expect(seriesKey(metric, Object.fromEntries(Object.entries(tags).reverse()), org)).toBe(key);
+        expect(seriesKey(`${metric}x`, tags, org)).not.toBe(key);
+      }),
+      { numRuns: Number(process.env.FC_NUM_RUNS ?? 300) },
+    );
   });
 
   it('detects hash collisions and keeps colliding series apart, also after reopen', async () => {

@@ -1,6 +1,6 @@
 import { LsmError } from '../errors.js';
 import { checkQuery, mergeResults, type PointQuery, type SeriesResult } from '../shards/query.js';
-import { partitionFor, seriesKey } from '../shards/series-key.js';
+import { partitionFor, seriesKey } from '../tsdb/series.js';
 import { checkAssignment } from './assignment.js';
 
 /** One node as the router sees it: the partitions it owns and how to query it. */

@@ -1,5 +1,5 @@
 import { LsmError } from '../errors.js';
-import { hashSeriesKey, type Point, seriesKey } from './series-key.js';
+import { hashSeriesKey, type Point, seriesKey } from '../tsdb/series.js';
 
 const MAGIC = 0x4c53_4d32; // 'LSM2'
 const HEADER = 16;

@@ -3,7 +3,7 @@ import type { Bytes, BatchOp, DbOptions } from '../kv/types.js';
 import type { PointColumns } from './columnar.js';
 import { aggregate, type PointQuery, type SeriesResult } from './query.js';
 import type { ShardStore } from './segment-store.js';
-import { parseSeriesKey } from './series-key.js';
+import { parseSeriesKey } from '../tsdb/series.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

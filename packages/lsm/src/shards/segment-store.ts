@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { LsmError } from '../errors.js';
 import { decodePointBatch, type PointColumns } from './columnar.js';
 import { aggregate, type PointQuery, type SeriesResult } from './query.js';
-import { parseSeriesKey } from './series-key.js';
+import { parseSeriesKey } from '../tsdb/series.js';
 
 /**
  * What a shard needs from its storage: buffered writes, queries, and a flush that makes the buffered

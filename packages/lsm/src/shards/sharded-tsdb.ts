@@ -6,7 +6,7 @@ import { estimateQueryCost } from '../sched/cost.js';
 import { createQueryScheduler, type QueryScheduler, type QuerySchedulerOptions, type QuerySchedulerStats } from '../sched/query-scheduler.js';
 import { checkPoint, decodePointBatchRaw, PointBatchBuilder } from './columnar.js';
 import { checkQuery, mergeResults, type PointQuery, type SeriesResult } from './query.js';
-import { hashSeriesKey, parseSeriesKey, seriesKey, shardFor, type Point } from './series-key.js';
+import { hashSeriesKey, parseSeriesKey, seriesKey, shardFor, type Point } from '../tsdb/series.js';
 import { ShardClient } from './shard-client.js';
 
 const textDecoder = new TextDecoder();

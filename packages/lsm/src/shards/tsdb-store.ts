@@ -3,7 +3,7 @@ import type { Matcher } from '../tsdb/types.js';
 import type { PointColumns } from './columnar.js';
 import type { PointQuery, SeriesResult } from './query.js';
 import type { ShardStore } from './segment-store.js';
-import { parseSeriesKey, seriesKey } from './series-key.js';
+import { parseSeriesKey, seriesKey } from '../tsdb/series.js';
 
 const META_KEY = 'dataplane.shard.meta';
 const dec = new TextDecoder();
