@@ -55,9 +55,18 @@ export function encodeChunk(ts: Float64Array, vs: Float64Array, n: number, opts:
     if (Math.floor(t) !== t || t > MAX_TIMESTAMP || t < -MAX_TIMESTAMP) throw new LsmError('LSM_INVALID_ARGUMENT', `timestamp ${t} is not an integer within ±${MAX_TIMESTAMP}`);
     if (i > 0 && t <= ts[i - 1]!) throw new LsmError('LSM_INVALID_ARGUMENT', 'chunk timestamps must be strictly increasing');
   }
+  return encodeChunkUnchecked(ts, vs, n, opts.decimal !== false);
+}
+
+/**
+ * @internal {@link encodeChunk} without its checks: `1 <= n <= MAX_CHUNK_POINTS` and `ts[0..n)` strictly
+ * increasing integers within ±MAX_TIMESTAMP are the caller's promise (the head flush, whose points were
+ * validated when written and sorted since).
+ */
+export function encodeChunkUnchecked(ts: Float64Array, vs: Float64Array, n: number, decimal: boolean): Uint8Array {
   let codec = CODEC_GORILLA;
   let payload = gorillaWriter;
-  const scale = opts.decimal === false ? -1 : decimalScale(vs, n);
+  const scale = decimal ? decimalScale(vs, n) : -1;
   packedWriter.reset();
   if (scale >= 0 && packedEncode(ts, vs, n, scale, packedWriter)) {
     codec = CODEC_PACKED;

@@ -19,6 +19,8 @@ export class Head {
   private first: Int32Array;
   private last: Int32Array;
   private counts: Uint32Array;
+  /** 1 when a slot's head points may not be strictly increasing in time (set conservatively). */
+  private unsorted: Uint8Array;
   /** Slots with at least one point, in first-append order. */
   readonly active: number[] = [];
   points = 0;
@@ -29,6 +31,7 @@ export class Head {
     this.first = new Int32Array(initialSlots).fill(-1);
     this.last = new Int32Array(initialSlots).fill(-1);
     this.counts = new Uint32Array(initialSlots);
+    this.unsorted = new Uint8Array(initialSlots);
   }
 
   private growSlots(slot: number): void {
@@ -40,9 +43,12 @@ export class Head {
     l.set(this.last);
     const c = new Uint32Array(cap);
     c.set(this.counts);
+    const u = new Uint8Array(cap);
+    u.set(this.unsorted);
     this.first = f;
     this.last = l;
     this.counts = c;
+    this.unsorted = u;
   }
 
   private newBlock(): number {
@@ -65,9 +71,21 @@ export class Head {
     return b;
   }
 
+  /** Time of the last point appended to a slot (which has at least one). */
+  private lastTime(slot: number): number {
+    const b = this.last[slot]!;
+    return this.tsPages[b >>> PAGE_SHIFT]![(b & PAGE_MASK) * BLOCK + this.fill[b]! - 1]!;
+  }
+
+  /** True when a slot's points are known to be strictly increasing in time (append order is time order). */
+  isSorted(slot: number): boolean {
+    return slot >= this.unsorted.length || this.unsorted[slot] === 0;
+  }
+
   /** Appends one point to a series slot. */
   append(slot: number, t: number, v: number): void {
     if (slot >= this.first.length) this.growSlots(slot);
+    if (this.counts[slot]! > 0 && !(t > this.lastTime(slot))) this.unsorted[slot] = 1;
     let b = this.last[slot]!;
     if (b < 0) {
       b = this.newBlock();
@@ -90,8 +108,10 @@ export class Head {
 
   /**
    * Appends `n` points: point i goes to slot `slots[index[i]]` (or `slots[i]` without `index`). One
-   * loop over typed arrays with the slabs in locals; equivalent to `append` per point. When given,
-   * `lastT`/`lastV` (indexed by slot) are raised to each point whose time is >= the slot's last time.
+   * loop over typed arrays with the slabs in locals; equivalent to `append` per point. `lastT`/`lastV`
+   * (indexed by slot; the newest point per series, across flushes) are raised to each point whose time
+   * is >= the slot's `lastT`. A point not newer than `lastT` (or with `lastT` NaN, unknown) marks the
+   * slot unsorted; as `lastT` is at least the slot's newest head point, a slot left unmarked is sorted.
    */
   appendBatch(slots: Uint32Array, index: Uint32Array | undefined, ts: Float64Array, vs: Float64Array, n: number, lastT: Float64Array, lastV: Float64Array): void {
     let maxSlot = 0;
@@ -100,6 +120,7 @@ export class Head {
     const first = this.first;
     const last = this.last;
     const counts = this.counts;
+    const unsorted = this.unsorted;
     const tsPages = this.tsPages;
     const vsPages = this.vsPages;
     let fill = this.fill;
@@ -125,10 +146,12 @@ export class Head {
       vsPages[page]![at] = v;
       fill[b] = f + 1;
       counts[slot]!++;
-      if (t >= lastT[slot]!) {
+      const lt = lastT[slot]!;
+      if (t >= lt) {
+        if (t === lt) unsorted[slot] = 1;
         lastT[slot] = t;
         lastV[slot] = v;
-      }
+      } else unsorted[slot] = 1;
     }
     this.points += n;
   }
@@ -177,6 +200,7 @@ export class Head {
       this.first[s] = -1;
       this.last[s] = -1;
       this.counts[s] = 0;
+      this.unsorted[s] = 0;
     }
     this.active.length = 0;
     this.blocks = 0;

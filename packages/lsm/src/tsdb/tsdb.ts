@@ -2,7 +2,7 @@ import { LsmError } from '../errors.js';
 import { openDb } from '../kv/db.js';
 import type { BatchOp, Db } from '../kv/types.js';
 import { bucketize, pool, sumByBucket } from './aggregate.js';
-import { chunkTimeRange, decodeChunk, encodeChunk } from './chunk.js';
+import { chunkTimeRange, decodeChunk, encodeChunkUnchecked } from './chunk.js';
 import { MAX_TIMESTAMP } from './gorilla.js';
 import { Head, sortDedup } from './head.js';
 import {
@@ -419,18 +419,19 @@ export class Tsdb {
     const cap = this.head.maxCount();
     const rawTs = new Float64Array(cap);
     const rawVs = new Float64Array(cap);
-    const codec = { decimal: this.o.decimalCodec };
     for (const slot of this.head.active) {
       const info = this.series[slot]!;
       const got = this.head.readInto(slot, rawTs, rawVs);
-      const { ts, vs } = sortDedup(rawTs.subarray(0, got), rawVs.subarray(0, got));
+      const sorted = this.head.isSorted(slot);
+      const { ts, vs } = sorted ? { ts: rawTs.subarray(0, got), vs: rawVs.subarray(0, got) } : sortDedup(rawTs.subarray(0, got), rawVs.subarray(0, got));
       const prefix = this.metricIndex(info.org, info.metric).prefix;
       let i = 0;
       while (i < ts.length) {
         const w = Math.floor(ts[i]! / W) * W;
         let j = i;
         while (j < ts.length && ts[j]! < w + W) j++;
-        const chunk = encodeChunk(ts.subarray(i, j), vs.subarray(i, j), j - i, codec);
+        // timestamps were checked by write() and are sorted and unique here
+        const chunk = encodeChunkUnchecked(ts.subarray(i, j), vs.subarray(i, j), j - i, this.o.decimalCodec);
         ops.push({ type: 'put', key: chunkKey(prefix, info.idBytes, w, seq), value: chunk });
         this.s.chunksWritten++;
         this.s.chunkBytesWritten += chunk.length;
