@@ -24,8 +24,10 @@ export interface PullSubscriberOptions {
   /** Delay before the broker redelivers an event whose handler rejected. */
   nakDelayMs: number;
   /**
-   * Delay of the naks sent on close() for events never started: the server keeps routing to a closed subscriber's
-   * pull request until it expires, so they are nak'ed for that long (the pull's lifetime).
+   * Delay of the naks sent on close() for events never started. 0 (what the transport uses) puts them at the head of
+   * the consumer's redelivery queue, ahead of newer messages, for the next pull of any subscriber; measured on NATS
+   * 2.9, the server still routes the first of them into the closed subscriber's pending pull (it comes back after
+   * ack_wait). A delay as long as the pull's lifetime avoids that but lets newer messages overtake all of them.
    */
   closeNakDelayMs: number;
   onError: (err: unknown) => void;
@@ -45,7 +47,7 @@ export interface PullSubscriberOptions {
  *
  * @example
  * ```ts
- * const s = new PullSubscriber(handler, { maxInFlight: 64, nakDelayMs: 1000, closeNakDelayMs: 10_000, onError, flush: () => nc.flush() });
+ * const s = new PullSubscriber(handler, { maxInFlight: 64, nakDelayMs: 1000, closeNakDelayMs: 0, onError, flush: () => nc.flush() });
  * s.attach(await consumer.consume({ max_messages: 256, expires: 10_000, idle_heartbeat: 5_000, callback: s.onMessage }));
  * await s.close();
  * ```

@@ -56,9 +56,8 @@ export interface NatsJetStreamTransportOptions {
   /**
    * Lifetime of a subscriber's pull requests, at least 1_000. The server keeps a pull request open until it expires,
    * even after its subscriber closed, and a message it routes there comes back only after `ackWaitMs`; a shorter
-   * lifetime shortens that window, at the cost of one re-pull per lifetime while idle. Events a closing subscriber
-   * never started are nak'ed with this delay, so they reach a live subscriber rather than the expiring pull. Idle
-   * heartbeats come every `min(5_000, pullExpiresMs / 2)` ms; nats.js re-pulls after two missed. @defaultValue 10_000
+   * lifetime shortens that window, at the cost of one re-pull per lifetime while idle. Idle heartbeats come every
+   * `min(5_000, pullExpiresMs / 2)` ms; nats.js re-pulls after two missed. @defaultValue 10_000
    */
   pullExpiresMs?: number | undefined;
   /** Delay before redelivery when a handler rejected. @defaultValue 1_000 */
@@ -205,7 +204,7 @@ export class NatsJetStreamTransport implements Transport {
     const s = new PullSubscriber(handler, {
       maxInFlight,
       nakDelayMs: this.#o.nakDelayMs ?? 1000,
-      closeNakDelayMs: expires,
+      closeNakDelayMs: 0,
       onError,
       flush: typeof nc.flush === 'function' ? () => nc.flush!() : undefined,
     });
