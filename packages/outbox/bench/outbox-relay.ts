@@ -8,6 +8,7 @@
  *   end of the inbox transaction).
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { connect, type NatsConnection } from 'nats';
 import pg from 'pg';
@@ -26,13 +27,30 @@ interface Env {
   schema: string;
   transport: Transport;
   raw: (n: number) => Promise<void>;
+  /** CPU seconds the broker has used so far (Redis INFO), when known. */
+  brokerCpu?: () => Promise<number>;
   done(): Promise<void>;
+}
+
+/** CPU seconds (user + system) used so far by this database's backends serving the bench pool (Linux /proc). */
+async function pgCpuSeconds(pool: pg.Pool, schema: string): Promise<number> {
+  const r = await pool.query('select pid from pg_stat_activity where application_name = $1', [schema]);
+  let ticks = 0;
+  for (const row of r.rows as Array<{ pid: number }>) {
+    try {
+      const f = readFileSync(`/proc/${row.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(f[11]) + Number(f[12]); // utime, stime
+    } catch {
+      // not Linux, or the backend is gone
+    }
+  }
+  return ticks / 100;
 }
 
 async function env(kind: 'redis' | 'nats'): Promise<Env> {
   const id = randomBytes(4).toString('hex');
   const schema = `bench_outbox_${id}`;
-  const pool = new pg.Pool({ connectionString: PGURL, max: 12 });
+  const pool = new pg.Pool({ connectionString: PGURL, max: 12, application_name: schema });
   await pool.query(`create schema ${schema}`);
   if (kind === 'redis') {
     const redis = new Redis(REDIS_URL);
@@ -41,6 +59,11 @@ async function env(kind: 'redis' | 'nats'): Promise<Env> {
     const rawT = new RedisStreamsTransport({ client: redis, prefix: `${prefix}:raw` });
     return {
       pool, schema, transport,
+      brokerCpu: async () => {
+        const info = await redis.info('cpu');
+        const v = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? 0);
+        return v('used_cpu_sys') + v('used_cpu_user');
+      },
       raw: (n) => rawT.publish(Array.from({ length: n }, (_, i) => createEvent({ aggregateType: 'acct', aggregateId: `a${i % 100}`, type: 'Step', payload: { n: i } }))),
       async done() {
         await transport.close();
@@ -119,11 +142,14 @@ function e2eCase(kind: 'redis' | 'nats'): BenchCase {
       const rate = Number(process.env.OUTBOX_BENCH_RATE ?? 10_000);
       const inflight = Number(process.env.OUTBOX_BENCH_INFLIGHT ?? 512);
       const lanes = Number(process.env.OUTBOX_BENCH_LANES ?? 2);
+      const group = Number(process.env.OUTBOX_BENCH_GROUP ?? 128);
+      const batch = Number(process.env.OUTBOX_BENCH_BATCH ?? 256);
+      const onSent = process.env.OUTBOX_BENCH_ONSENT === 'delete' ? 'delete' : 'mark';
       const e = await env(kind);
       try {
-        const store = new PgOutboxStore({ pool: e.pool, schema: e.schema, table: 'ob', partitions: 16, partitionsPerClaim: 8 });
+        const store = new PgOutboxStore({ pool: e.pool, schema: e.schema, table: 'ob', partitions: 16, partitionsPerClaim: 8, onSent });
         await store.migrate();
-        const inbox = new PgInbox({ pool: e.pool, schema: e.schema, concurrency: lanes });
+        const inbox = new PgInbox({ pool: e.pool, schema: e.schema, concurrency: lanes, maxGroupSize: group });
         await inbox.migrate();
         const lat: number[] = [];
         let commitAt = new Float64Array(0);
@@ -139,7 +165,7 @@ function e2eCase(kind: 'redis' | 'nats'): BenchCase {
           return r;
         };
         await consumer.start();
-        const relays = [0, 1].map(() => new PollingRelay({ store, transport: e.transport, batchSize: 256, pollIntervalMs: 5 }));
+        const relays = [0, 1].map(() => new PollingRelay({ store, transport: e.transport, batchSize: batch, pollIntervalMs: 5 }));
         await Promise.all(relays.map((r) => r.start()));
         const perTick = Math.max(1, Math.round(rate / 100)); // one transaction every 10 ms
         const ticks = 100 * seconds;
@@ -149,6 +175,7 @@ function e2eCase(kind: 'redis' | 'nats'): BenchCase {
         let sent = 0;
         let outstanding = 0;
         const inFlight = new Set<Promise<void>>();
+        const cpu0 = { node: process.cpuUsage(), pg: await pgCpuSeconds(e.pool, e.schema), broker: (await e.brokerCpu?.()) ?? 0 };
         const t0 = performance.now();
         for (let tick = 0; tick < ticks; tick++) {
           // transactions start on the 10 ms clock, up to 4 at once (a slow commit does not hold the next one back)
@@ -176,10 +203,18 @@ function e2eCase(kind: 'redis' | 'nats'): BenchCase {
         const deadline = Date.now() + 120_000;
         while (consumer.stats().handled < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         const secs = (performance.now() - t0) / 1000;
+        // CPU per 1,000 events handled, by process: the machine's 2 cores are the budget
+        const nodeCpu = process.cpuUsage(cpu0.node);
+        const perK = (s: number) => Math.round((s * 1000 * 1000) / Math.max(1, consumer.stats().handled));
+        const cpu = {
+          cpuMsPer1kNode: perK((nodeCpu.user + nodeCpu.system) / 1e6),
+          cpuMsPer1kPostgres: perK((await pgCpuSeconds(e.pool, e.schema)) - cpu0.pg),
+          ...(e.brokerCpu === undefined ? {} : { cpuMsPer1kBroker: perK((await e.brokerCpu()) - cpu0.broker) }),
+        };
         await Promise.all(relays.map((r) => r.close()));
         await consumer.close();
         const samples = lat;
-        ctx.report({ metric: 'end-to-end handled', unit: 'events/s', higherIsBetter: true, ours: consumer.stats().handled / secs, peers: {}, notes: { targetRate: rate, producedPerSec: Math.round(total / produceSecs), events: total, relays: 2, relayBatch: 256, consumerMaxInFlight: inflight, inboxLanes: lanes, inboxTransactions: inbox.stats().transactions, inboxMaxGroup: inbox.stats().maxGroup, relayBatches: relays.reduce((n, r) => n + r.stats().batches, 0) } });
+        ctx.report({ metric: 'end-to-end handled', unit: 'events/s', higherIsBetter: true, ours: consumer.stats().handled / secs, peers: {}, notes: { targetRate: rate, producedPerSec: Math.round(total / produceSecs), events: total, relays: 2, relayBatch: batch, onSent, inboxMaxGroupSize: group, consumerMaxInFlight: inflight, inboxLanes: lanes, inboxTransactions: inbox.stats().transactions, inboxMaxGroup: inbox.stats().maxGroup, relayBatches: relays.reduce((n, r) => n + r.stats().batches, 0), ...cpu } });
         ctx.report({ metric: 'commit-to-handled p50', unit: 'ms', higherIsBetter: false, ours: percentile(samples, 50), peers: {} });
         ctx.report({ metric: 'commit-to-handled p99', unit: 'ms', higherIsBetter: false, ours: percentile(samples, 99), peers: {} });
       } finally {

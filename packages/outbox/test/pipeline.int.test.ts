@@ -255,4 +255,27 @@ describe('pg outbox end to end', () => {
     expect(((await redis.call('XPENDING', key, 'g')) as [number])[0]).toBe(0);
     await t.close();
   });
+
+  it("onSent 'delete' removes a batch only once it was published, in append order per aggregate", async () => {
+    const store = new PgOutboxStore({ pool, schema, table: 'ob_del', partitions: 4, partitionsPerClaim: 4, onSent: 'delete' });
+    await store.migrate();
+    const c = await pool.connect();
+    await c.query('begin');
+    const appended = await store.append(c, Array.from({ length: 30 }, (_, n) => ({ aggregateType: 'acct', aggregateId: `d${n % 3}`, type: 'Step', payload: { n } })));
+    await c.query('commit');
+    c.release();
+    // a failed publish leaves every row in place
+    await expect(store.claim(10, async () => Promise.reject(new Error('broker down')))).rejects.toThrow(/broker down/);
+    expect(await store.backlog()).toBe(30);
+    const got: OutboxEvent[] = [];
+    while ((await store.claim(7, async (b) => void got.push(...b))) > 0);
+    expect(got.map((e) => e.id).sort()).toEqual(appended.map((e) => e.id).sort());
+    for (const agg of ['d0', 'd1', 'd2']) {
+      const ns = got.filter((e) => e.aggregateId === agg).map((e) => (e.payload as { n: number }).n);
+      expect(ns).toEqual([...ns].sort((a, b) => a - b));
+    }
+    expect((await pool.query(`select count(*)::int n from ${schema}.ob_del`)).rows[0]!.n).toBe(0);
+    expect(await store.cleanup(0)).toBe(0);
+    expect(() => new PgOutboxStore({ pool, onSent: 'drop' as 'delete' })).toThrow(/onSent/);
+  });
 });

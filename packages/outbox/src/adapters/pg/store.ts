@@ -23,6 +23,14 @@ export interface PgOutboxStoreOptions {
   partitions?: number | undefined;
   /** Partitions one relay claims at once (others stay free for other relays). @defaultValue 4 */
   partitionsPerClaim?: number | undefined;
+  /**
+   * What a claim does with the rows it published: `'mark'` sets `sent_at` (rows stay for `cleanup` to delete after the
+   * relay's `retentionMs`, so recently sent events can still be inspected), `'delete'` deletes them in the same
+   * transaction (no second row version, no index entries for it, nothing left for cleanup: less PostgreSQL work per
+   * event). Either way a row leaves the unsent set only once its batch was published.
+   * @defaultValue 'mark'
+   */
+  onSent?: 'mark' | 'delete' | undefined;
   /** Time source for `occurredAt` defaults. @defaultValue Date.now */
   clock?: (() => number) | undefined;
   /** Randomness for choosing partitions. @defaultValue Math.random */
@@ -71,6 +79,7 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
   readonly #clock: () => number;
   readonly #random: () => number;
   readonly #schema: string;
+  readonly #onSent: 'mark' | 'delete';
   /** Partition numbers, shuffled in place before each claim. */
   readonly #order: number[];
   /** The last claim found nothing: check cheaply for unsent rows before opening a transaction. */
@@ -91,6 +100,8 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
     this.#lockKey = aggregateHash(this.#t) | 0;
     this.#clock = options.clock ?? Date.now;
     this.#random = options.random ?? Math.random;
+    this.#onSent = options.onSent ?? 'mark';
+    if (this.#onSent !== 'mark' && this.#onSent !== 'delete') throw new OutboxError('OUTBOX_INVALID_ARGUMENT', "onSent must be 'mark' or 'delete'");
     this.#order = Array.from({ length: this.#parts }, (_, i) => i);
   }
 
@@ -182,7 +193,7 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
    *
    * Two round trips for a batch: `begin` with one statement that picks the partitions with unsent rows in a random
    * order, try-locks the first `partitionsPerClaim` of them that no other relay holds and reads their oldest unsent
-   * rows `FOR UPDATE SKIP LOCKED`; then, after `publish` resolved, the `UPDATE ... sent_at` of the batch and `COMMIT`
+   * rows `FOR UPDATE SKIP LOCKED`; then, after `publish` resolved, the `UPDATE ... sent_at` (or `DELETE`) of the batch and `COMMIT`
    * sent together. After an empty claim the next one first checks, outside any transaction, that an unsent row
    * exists (one round trip while idle).
    */
@@ -249,9 +260,9 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
         await publish(evs);
         if (literal) {
           // digits only, so the list can be inlined: mark and commit in one round trip (COMMIT does not run if the UPDATE fails)
-          await c.query(`update ${this.#t} set sent_at = now() where seq = any('{${seqs.join(',')}}'::bigint[]); commit`);
+          await c.query(`${this.#markSql}any('{${seqs.join(',')}}'::bigint[]); commit`);
         } else {
-          await c.query(`update ${this.#t} set sent_at = now() where seq = any($1::bigint[])`, [seqs]);
+          await c.query(`${this.#markSql}any($1::bigint[])`, [seqs]);
           await c.query('commit');
         }
         return n;
@@ -264,6 +275,11 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
     } finally {
       c.release(broken);
     }
+  }
+
+  /** The start of the statement that takes a published batch out of the unsent set (`onSent`). */
+  get #markSql(): string {
+    return this.#onSent === 'delete' ? `delete from ${this.#t} where seq = ` : `update ${this.#t} set sent_at = now() where seq = `;
   }
 
   /** {@inheritDoc OutboxSource.cleanup} */
