@@ -265,6 +265,9 @@ export class Tsdb {
    *
    * await using db = await openTsdb('./data');
    * await db.write([{ metric: 'cpu', tags: { host: 'a' }, ts: Date.now(), value: 0.5 }]);
+   * // the fast path: columnar, with the same series objects reused batch after batch
+   * const series = [{ metric: 'cpu', tags: { host: 'a' } }];
+   * await db.write({ series, seriesIndex: Uint32Array.of(0, 0), ts: Float64Array.of(1000, 2000), values: Float64Array.of(1, 2) });
    * ```
    * @since 0.1.0
    */

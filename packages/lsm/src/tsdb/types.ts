@@ -26,7 +26,24 @@ export interface SeriesRef {
 
 /**
  * Columnar batch: point i belongs to `series[seriesIndex[i]]`, at `ts[i]` with `values[i]`. Series are
- * resolved once per batch, so this form allocates nothing per point.
+ * resolved once per batch, so this form allocates nothing per point; it is the fast path of
+ * {@link Tsdb.write}.
+ *
+ * @remarks
+ * Reuse the same `SeriesRef` objects (e.g. the same `series` array) across batches: the database
+ * remembers what each object resolved to and, while its org, metric and tags are unchanged, skips
+ * building and hashing its key again. Changing a ref (in place or by replacing its tags) is detected:
+ * the ref is then resolved again, to the series it names now.
+ *
+ * @example
+ * ```ts
+ * import { openTsdb, type ColumnarBatch } from '@dataplane/lsm';
+ *
+ * await using db = await openTsdb('./data');
+ * const series = [{ metric: 'cpu', tags: { host: 'a' } }, { metric: 'cpu', tags: { host: 'b' } }];
+ * const batch: ColumnarBatch = { series, seriesIndex: Uint32Array.of(0, 1), ts: Float64Array.of(1000, 1000), values: Float64Array.of(0.5, 0.7) };
+ * await db.write(batch);
+ * ```
  * @since 0.1.0
  */
 export interface ColumnarBatch {
