@@ -67,6 +67,7 @@ export type {
   Matcher,
   TsdbAggregation,
   TopK,
+  ValueFilter,
   TsdbQuery,
   TsdbSeries,
   SeriesSelector,

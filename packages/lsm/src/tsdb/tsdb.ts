@@ -24,7 +24,24 @@ import {
   seriesKeyBytes,
   taggedKey,
 } from './keys.js';
+import { ChunkIndex } from './chunk-index.js';
 import { checkMatcher, evalMatcher, type Postings } from './matchers.js';
+import {
+  BucketAccumulator,
+  Collector,
+  MAX_BUCKETS,
+  STREAMING_AGGS,
+  scratch,
+  checkValueFilter,
+  chunkPart,
+  chunkPointCount,
+  filterSink,
+  mergeParts,
+  pointsPart,
+  scanSeries,
+  type PointSink,
+  type ScanPart,
+} from './query-scan.js';
 import { canonicalSeriesKey, probeId, type SeriesInfo } from './series.js';
 import { timeWindowCompaction } from './time-window-compaction.js';
 import type {
@@ -131,6 +148,8 @@ export class Tsdb {
   private readonly byId = new Map<bigint, number>();
   private readonly metrics = new Map<string, MetricIndex>();
   private readonly head = new Head();
+  /** Where each series' stored chunks are (query side; the flush adds what it writes). */
+  private readonly chunkIndex = new ChunkIndex();
   /** Last point per slot (NaN time = not known yet: computed from storage on first use). */
   private lastT = new Float64Array(1024).fill(NaN);
   private lastV = new Float64Array(1024);
@@ -431,11 +450,17 @@ export class Tsdb {
       let i = 0;
       while (i < ts.length) {
         const w = Math.floor(ts[i]! / W) * W;
-        let j = i;
-        while (j < ts.length && ts[j]! < w + W) j++;
+        // first point at or past the window's end (binary search: ts is sorted)
+        let j = i + 1;
+        for (let hi = ts.length; j < hi; ) {
+          const mid = (j + hi) >>> 1;
+          if (ts[mid]! < w + W) j = mid + 1;
+          else hi = mid;
+        }
         // timestamps were checked by write() and are sorted and unique here
         const chunk = encodeChunkUnchecked(ts.subarray(i, j), vs.subarray(i, j), j - i, this.o.decimalCodec);
         ops.push({ type: 'put', key: chunkKey(prefix, info.idBytes, w, seq), value: chunk });
+        this.chunkIndex.flushed(slot, w, seq, ts[i]!, ts[j - 1]!);
         this.s.chunksWritten++;
         this.s.chunkBytesWritten += chunk.length;
         i = j;
@@ -486,43 +511,89 @@ export class Tsdb {
     return [...set].sort((a, b) => a - b);
   }
 
-  /** @internal Points of the selected series in [from, to), merged and deduplicated. */
-  private async readPoints(m: MetricIndex, slots: number[], from: number, to: number, signal: AbortSignal | undefined): Promise<Map<number, { ts: Float64Array; vs: Float64Array }>> {
+  /**
+   * @internal The stored chunks (still encoded) and head points of the selected series that may hold
+   * points in [from, to); decoding is left to the scan. Many series: one engine scan of the metric
+   * with the time range, so tables outside it are never opened. Few series: point lookups of the chunks
+   * the chunk index lists (the tables' bloom filters, in memory, skip the others), or, where the index
+   * is not complete for the range yet, one engine scan per series with the time range.
+   */
+  private async readParts(m: MetricIndex, slots: number[], from: number, to: number, signal: AbortSignal | undefined): Promise<Map<number, ScanPart[]>> {
     const W = this.o.chunkWindowMs;
-    const parts = new Map<number, Part[]>();
-    for (const s of slots) parts.set(s, []);
     const timeRange = { min: from, max: to - 1 };
     const wFrom = Math.floor(from / W) * W;
     const wTo = Math.floor((to - 1) / W) * W;
-    const take = (slot: number, k: Uint8Array, v: Uint8Array): void => {
+    const index = this.chunkIndex;
+    const take = (slot: number, ps: ScanPart[], k: Uint8Array, v: Uint8Array): void => {
       const start = chunkKeyStart(k);
-      if (start < wFrom || start > wTo) return;
-      const c = decodeChunk(v);
-      this.s.chunksRead++;
-      parts.get(slot)!.push({ order: chunkKeySeq(k), ts: c.ts, vs: c.vs });
+      const p = chunkPart(chunkKeySeq(k), v);
+      index.add(slot, start, p.order, p.min, p.max);
+      if (start >= wFrom && start <= wTo && p.max >= from && p.min < to) ps.push(p);
     };
-    if (slots.length > 16 && slots.length * 2 > m.all.size) {
-      for await (const [k, v] of this.db.iterator({ gte: m.prefix, lt: prefixEnd(m.prefix), timeRange, signal })) {
-        const slot = this.byId.get(chunkKeyId(k));
-        if (slot !== undefined && parts.has(slot)) take(slot, k, v);
+    for (let attempt = 0; ; attempt++) {
+      // a flush that completes while this read awaits moves head points into chunks the engine scans
+      // may not see: then read again (the head and the lookups below are read in one synchronous turn)
+      const flushes = this.s.flushes;
+      const parts = new Map<number, ScanPart[]>();
+      for (const s of slots) parts.set(s, []);
+      const lookup: number[] = [];
+      const complete = index.complete(this.chunkSeq);
+      if (slots.length > 16 && slots.length * 2 > m.all.size) {
+        for await (const [k, v] of this.db.iterator({ gte: m.prefix, lt: prefixEnd(m.prefix), timeRange, signal })) {
+          const slot = this.byId.get(chunkKeyId(k));
+          const ps = slot === undefined ? undefined : parts.get(slot);
+          if (ps !== undefined) take(slot!, ps, k, v);
+        }
+        for (const slot of slots) index.cover(slot, from, to);
+      } else {
+        for (const slot of slots) {
+          if (complete || index.covers(slot, from, to)) {
+            lookup.push(slot);
+            continue;
+          }
+          const id = this.series[slot]!.idBytes;
+          const ps = parts.get(slot)!;
+          const it = this.db.iterator({ gte: chunkKey(m.prefix, id, wFrom, 0), lte: chunkKey(m.prefix, id, wTo, 0xffffffff), timeRange, signal });
+          for await (const [k, v] of it) take(slot, ps, k, v);
+          index.cover(slot, from, to);
+        }
       }
-    } else {
-      for (const slot of slots) {
+      if (this.s.flushes !== flushes && attempt < 3) continue;
+      aborted(signal);
+      const pairs: number[] = [];
+      const gets: Promise<Uint8Array | undefined>[] = [];
+      const owners: number[] = [];
+      for (const slot of lookup) {
+        pairs.length = 0;
+        index.overlapping(slot, wFrom, wTo, from, to, pairs);
         const id = this.series[slot]!.idBytes;
-        const it = this.db.iterator({ gte: chunkKey(m.prefix, id, wFrom, 0), lte: chunkKey(m.prefix, id, wTo, 0xffffffff), timeRange, signal });
-        for await (const [k, v] of it) take(slot, k, v);
+        for (let i = 0; i < pairs.length; i += 2) {
+          gets.push(this.db.get(chunkKey(m.prefix, id, pairs[i]!, pairs[i + 1]!)));
+          owners.push(slot, pairs[i]!, pairs[i + 1]!);
+        }
       }
-    }
-    const out = new Map<number, { ts: Float64Array; vs: Float64Array }>();
-    for (const slot of slots) {
-      const ps = parts.get(slot)!;
-      if (this.head.count(slot) > 0) {
+      for (const slot of slots) {
+        if (this.head.count(slot) === 0) continue;
         const h = this.head.read(slot);
-        ps.push({ order: Infinity, ...sortDedup(h.ts, h.vs) });
+        const d = sortDedup(h.ts, h.vs);
+        if (d.ts.length > 0 && d.ts[d.ts.length - 1]! >= from && d.ts[0]! < to) parts.get(slot)!.push(pointsPart(Infinity, d.ts, d.vs));
       }
-      out.set(slot, clip(mergeParts(ps), from, to));
+      if (gets.length > 0) {
+        const got = await Promise.all(gets);
+        const cutoff = Number.isFinite(this.o.retentionMs) ? this.o.clock() - this.o.retentionMs : -Infinity;
+        for (let i = 0; i < got.length; i++) {
+          const slot = owners[i * 3]!;
+          const v = got[i];
+          if (v === undefined) {
+            // dropped by retention (a chunk of a flush still in progress is not yet there: keep it)
+            if (owners[i * 3 + 1]! + W <= cutoff) index.remove(slot, owners[i * 3 + 1]!, owners[i * 3 + 2]!);
+            continue;
+          }
+          parts.get(slot)!.push(chunkPart(owners[i * 3 + 2]!, v));
+        }
+      }
+      return parts;
     }
-    return out;
   }
 
   /**
@@ -562,23 +633,54 @@ export class Tsdb {
     if (!AGGS.has(agg)) throw new LsmError('LSM_INVALID_ARGUMENT', `unknown aggregation ${String(agg)}`);
     if (q.groupBy !== undefined && (!Array.isArray(q.groupBy) || q.groupBy.some((g) => typeof g !== 'string'))) throw new LsmError('LSM_INVALID_ARGUMENT', 'groupBy must be an array of tag keys');
     if (q.topK !== undefined && !(Number.isInteger(q.topK.k) && q.topK.k >= 0)) throw new LsmError('LSM_INVALID_ARGUMENT', 'topK.k must be an integer >= 0');
+    const vf = checkValueFilter(q.valueFilter);
     aborted(q.signal);
     if (m === undefined) return;
     const from = Number.isFinite(this.o.retentionMs) ? Math.max(q.from, this.o.clock() - this.o.retentionMs) : q.from;
     if (from >= q.to) return;
     const slots = this.slotsOf(m, q);
-    const pts = await this.readPoints(m, slots, Math.ceil(from), Math.ceil(q.to), q.signal);
+    const lo = Math.ceil(from);
+    const hi = Math.ceil(q.to);
+    const parts = await this.readParts(m, slots, lo, hi, q.signal);
+    aborted(q.signal);
     const step = q.step ?? (q.groupBy !== undefined ? q.to - from : undefined);
     // An explicit step cuts buckets at multiples of step (as documented); the default one-bucket step starts at `from`.
     const origin = q.step !== undefined ? 0 : from;
+    // count..last fold straight into per-bucket accumulators; rate and percentiles need the points
+    const streaming = step !== undefined && STREAMING_AGGS.has(agg) && lo < hi && BucketAccumulator.buckets(origin, step, lo, hi) <= MAX_BUCKETS;
+    const onDecode = (): void => void this.s.chunksRead++;
+    /** Streams one series into `sink` (through the value filter); returns how many points reached it. */
+    const scan = (slot: number, sink: PointSink): number => {
+      let n = 0;
+      const counted: PointSink = (ts, vs, a, b) => {
+        n += b - a;
+        sink(ts, vs, a, b);
+      };
+      scanSeries(parts.get(slot)!, lo, hi, scratch, vf ? filterSink(vf, counted) : counted, onDecode);
+      return n;
+    };
+    const points = (slot: number): { ts: Float64Array; vs: Float64Array } => {
+      let est = 0;
+      for (const p of parts.get(slot)!) est += p.bytes !== undefined ? chunkPointCount(p.bytes) : p.ts!.length;
+      const c = new Collector(est);
+      scan(slot, c.sink);
+      return c.result();
+    };
     const results: TsdbSeries[] = [];
     const emit = (r: TsdbSeries): TsdbSeries | undefined => (q.topK ? (results.push(r), undefined) : r);
     if (q.groupBy === undefined) {
       for (const slot of slots) {
         const info = this.series[slot]!;
-        const p = pts.get(slot)!;
-        if (p.ts.length === 0) continue;
-        const r = step === undefined ? p : bucketize(p.ts, p.vs, origin, step, agg);
+        let r: { ts: Float64Array; vs: Float64Array };
+        if (streaming) {
+          const acc = new BucketAccumulator(agg, origin, step, lo, hi);
+          if (scan(slot, acc.sink) === 0) continue;
+          r = acc.result();
+        } else {
+          const p = points(slot);
+          if (p.ts.length === 0) continue;
+          r = step === undefined ? p : bucketize(p.ts, p.vs, origin, step, agg);
+        }
         if (r.ts.length === 0) continue;
         const out = emit({ org: m.org, metric: m.metric, tags: { ...info.tags }, id: hex(info.id), series: 1, ts: r.ts, values: r.vs });
         if (out) yield out;
@@ -586,21 +688,37 @@ export class Tsdb {
     } else {
       const groups = new Map<string, { tags: Record<string, string>; slots: number[] }>();
       for (const slot of slots) {
+        if (parts.get(slot)!.length === 0) continue;
         const info = this.series[slot]!;
-        if (pts.get(slot)!.ts.length === 0) continue;
-        const tags: Record<string, string> = {};
-        for (const g of q.groupBy) if (info.tags[g] !== undefined) tags[g] = info.tags[g];
         const gk = JSON.stringify(q.groupBy.map((g) => info.tags[g] ?? null));
-        const e = groups.get(gk) ?? { tags, slots: [] };
+        let e = groups.get(gk);
+        if (e === undefined) {
+          const tags: Record<string, string> = {};
+          for (const g of q.groupBy) if (info.tags[g] !== undefined) tags[g] = info.tags[g];
+          groups.set(gk, (e = { tags, slots: [] }));
+        }
         e.slots.push(slot);
-        groups.set(gk, e);
       }
       for (const gk of [...groups.keys()].sort()) {
         const g = groups.get(gk)!;
-        const parts = g.slots.map((s) => pts.get(s)!);
-        const r = agg === 'rate' ? sumByBucket(parts.map((p) => bucketize(p.ts, p.vs, origin, step!, 'rate'))) : (() => { const pl = pool(parts); return bucketize(pl.ts, pl.vs, origin, step!, agg); })();
-        if (r.ts.length === 0) continue;
-        const out = emit({ org: m.org, metric: m.metric, tags: g.tags, series: g.slots.length, ts: r.ts, values: r.vs });
+        let r: { ts: Float64Array; vs: Float64Array };
+        let series = 0;
+        if (streaming) {
+          const acc = new BucketAccumulator(agg, origin, step!, lo, hi);
+          for (const slot of g.slots) if (scan(slot, acc.sink) > 0) series++;
+          r = acc.result();
+        } else {
+          const ps: { ts: Float64Array; vs: Float64Array }[] = [];
+          for (const slot of g.slots) {
+            const p = points(slot);
+            if (p.ts.length > 0) ps.push(p);
+          }
+          series = ps.length;
+          if (series === 0) continue;
+          r = agg === 'rate' ? sumByBucket(ps.map((p) => bucketize(p.ts, p.vs, origin, step!, 'rate'))) : (() => { const pl = pool(ps); return bucketize(pl.ts, pl.vs, origin, step!, agg); })();
+        }
+        if (series === 0 || r.ts.length === 0) continue;
+        const out = emit({ org: m.org, metric: m.metric, tags: g.tags, series, ts: r.ts, values: r.vs });
         if (out) yield out;
       }
     }
@@ -805,35 +923,6 @@ export class Tsdb {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-function clip(p: { ts: Float64Array; vs: Float64Array }, from: number, to: number): { ts: Float64Array; vs: Float64Array } {
-  let a = 0;
-  let b = p.ts.length;
-  while (a < b && p.ts[a]! < from) a++;
-  while (b > a && p.ts[b - 1]! >= to) b--;
-  return a === 0 && b === p.ts.length ? p : { ts: p.ts.subarray(a, b), vs: p.vs.subarray(a, b) };
-}
-
-/** Merges parts; for equal timestamps the part with the larger `order` (later write) wins. */
-function mergeParts(ps: Part[]): { ts: Float64Array; vs: Float64Array } {
-  if (ps.length === 0) return { ts: new Float64Array(0), vs: new Float64Array(0) };
-  if (ps.length === 1) return ps[0]!;
-  ps.sort((a, b) => a.order - b.order);
-  let n = 0;
-  for (const p of ps) n += p.ts.length;
-  const ts = new Float64Array(n);
-  const vs = new Float64Array(n);
-  const order = new Float64Array(n);
-  let at = 0;
-  for (let j = 0; j < ps.length; j++) {
-    const p = ps[j]!;
-    ts.set(p.ts, at);
-    vs.set(p.vs, at);
-    for (let i = 0; i < p.ts.length; i++) order[at + i] = j * 2 ** 32 + i;
-    at += p.ts.length;
-  }
-  return sortDedup(ts, vs, order);
 }
 
 /**

@@ -86,6 +86,32 @@ export interface TopK {
   order?: 'desc' | 'asc' | undefined;
 }
 
+/**
+ * A predicate on point values: every bound given must hold (`{ gt: 90 }` is `value > 90`,
+ * `{ gte: 10, lt: 20 }` is `10 <= value < 20`). NaN fails every bound; `{}` keeps every point.
+ *
+ * @example
+ * ```ts
+ * import { openTsdb } from '@dataplane/lsm';
+ *
+ * await using db = await openTsdb('./data');
+ * // TSBS high-cpu: the points of one host where usage_user > 90
+ * const q = { metric: 'cpu_usage_user', where: { tag: 'hostname', op: '=', value: 'host_0' } as const, from: 0, to: Date.now(), valueFilter: { gt: 90 } };
+ * for await (const s of db.query(q)) console.log(s.ts, s.values);
+ * ```
+ * @since 0.1.0
+ */
+export interface ValueFilter {
+  /** Keep values `> gt`. @defaultValue no bound */
+  gt?: number | undefined;
+  /** Keep values `>= gte`. @defaultValue no bound */
+  gte?: number | undefined;
+  /** Keep values `< lt`. @defaultValue no bound */
+  lt?: number | undefined;
+  /** Keep values `<= lte`. @defaultValue no bound */
+  lte?: number | undefined;
+}
+
 /** A query. Time range is `[from, to)`. @since 0.1.0 */
 export interface TsdbQuery {
   /** @defaultValue '' */
@@ -103,6 +129,14 @@ export interface TsdbQuery {
   groupBy?: readonly string[] | undefined;
   /** Keep only the k best result series. @defaultValue all */
   topK?: TopK | undefined;
+  /**
+   * Keep only points whose value passes this filter, before any aggregation (like SQL `WHERE value > 90`
+   * under a `GROUP BY`): raw results hold the matching points, aggregates are over them, and series
+   * (or groups) left without points are omitted.
+   * @defaultValue every point
+   * @since 0.1.0
+   */
+  valueFilter?: ValueFilter | undefined;
   /** Aborts the query (the iteration throws `LSM_ABORTED`). @defaultValue undefined */
   signal?: AbortSignal | undefined;
 }
