@@ -30,8 +30,8 @@ export interface NatsJetStreamTransportOptions {
    * Publish every event of a batch at once as a core NATS publish with a reply subject, on one shared PubAck
    * subscription, and resolve when all PubAcks arrived (what the Go client's `PublishAsync` does). `false` uses
    * `js.publish` per event (one request each, still concurrent). Either way `publish` resolves only once the stream
-   * acknowledged every event. Needs a connection with `publish` and `subscribe` (every nats.js 2.x connection).
-   * @defaultValue true
+   * acknowledged every event. Needs a connection with `publish` and `subscribe` (every nats.js 2.x connection); the
+   * `Nats-Msg-Id` header is handed to nats.js 2.x's `publish` as a pre-encoded header block. @defaultValue true
    */
   pipelinedPublish?: boolean | undefined;
   /**
@@ -79,6 +79,12 @@ export interface NatsJetStreamTransportOptions {
  * `maxInFlight` at once. Acks are plain `+ACK`s, written together once per tick by nats.js; none is double-acked,
  * because a lost ack only causes a redelivery, which the inbox absorbs. `Subscription.close()` flushes the
  * connection so the acks of finished handlers reached the server before it resolves.
+ *
+ * Order per aggregate: events are stored in publish order (with `strictOrder`, even when a publish fails partway)
+ * and delivered in stream order. A delivery that is lost (a subscriber killed with messages in hand, a reconnect,
+ * a server restart) is redelivered by JetStream only after `ackWaitMs`, while later messages keep flowing, so such
+ * a redelivery can reach the handler after a later event of its aggregate; the inbox still applies every event
+ * exactly once. `close()` naks the events it never started, which puts them ahead of newer messages.
  *
  * @example
  * ```ts
