@@ -5,7 +5,8 @@
  * `test` and `all` with the picked values.
  *
  *   node --import tsx scripts/eval-embedders.ts --dataset ../../../shared/data/cranfield [--embedders glove,lsa,lsa+glove]
- *        [--dims 128] [--glove-weight 0.2] [--splits train,test,all] [--json out.json]
+ *        [--dims 128] [--glove-weight 0.2] [--splits train,test,all] [--alphas 0.1,...] [--rrf-weights 0.3,...]
+ *        [--fb-alphas 0.3,0.5] (DEFAULT_FUSION, i.e. its normalisation and query feedback, at these alphas) [--json out.json]
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -14,7 +15,7 @@ import { createGloveEmbedder } from '../src/embed/glove-embedder.js';
 import { createLsaEmbedder } from '../src/embed/lsa-embedder.js';
 import { loadBeir } from '../src/eval/beir.js';
 import { evaluateRetriever } from '../src/eval/run-eval.js';
-import { createRetriever } from '../src/hybrid/retriever.js';
+import { createRetriever, DEFAULT_FUSION } from '../src/hybrid/retriever.js';
 import type { Embedder, Fusion, SearchOptions } from '../src/retrieval-types.js';
 
 const { values } = parseArgs({
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     splits: { type: 'string', default: 'train,test,all' },
     alphas: { type: 'string', default: '0.1,0.2,0.3,0.4,0.5,0.6,0.7' },
     'rrf-weights': { type: 'string', default: '0.3,0.5,1,2' },
+    'fb-alphas': { type: 'string', default: '' },
     json: { type: 'string' },
   },
 });
@@ -36,6 +38,9 @@ const fusions: { name: string; fusion: Fusion }[] = [
   ...values.alphas.split(',').map((a) => ({ name: `convex ${a}`, fusion: { kind: 'convex', alpha: Number(a) } as Fusion })),
   ...values['rrf-weights'].split(',').map((w) => ({ name: `rrf w${w}`, fusion: { kind: 'rrf', k: 60, weights: { bm25: 1, dense: Number(w) } } as Fusion })),
 ];
+
+// The retriever's DEFAULT_FUSION (normalisation and query feedback) with other alphas: a separate family.
+const feedbackFusions = values['fb-alphas'] === '' ? [] : values['fb-alphas'].split(',').map((a) => ({ name: `default-fusion alpha ${a}`, fusion: { ...DEFAULT_FUSION, alpha: Number(a) } as Fusion }));
 
 async function makeEmbedder(name: string, corpus: string[]): Promise<Embedder> {
   const dims = Number(values.dims);
@@ -84,6 +89,9 @@ for (const name of values.embedders.split(',')) {
     await run('dense', { mode: 'dense' });
     await run('bm25', { mode: 'bm25' });
     for (const f of fusions) await run(`hybrid ${f.name}`, { mode: 'hybrid', fusion: f.fusion });
+    for (const f of feedbackFusions) await run(`fb ${f.name}`, { mode: 'hybrid', fusion: f.fusion });
+    // The retriever's own default fusion (whatever DEFAULT_FUSION is in this tree), reported, never picked.
+    await run('default-hybrid', { mode: 'hybrid' });
   }
   await retriever.close();
 }
@@ -91,17 +99,20 @@ for (const name of values.embedders.split(',')) {
 const get = (e: string, s: string, sys: string): Row | undefined => rows.find((r) => r.embedder === e && r.split === s && r.system === sys);
 const fmt = (r: Row | undefined): string => (r === undefined ? '-' : `${r.ndcg10.toFixed(4)} / ${r.recall100.toFixed(4)} / ${r.mrr10.toFixed(4)}`);
 for (const e of values.embedders.split(',')) {
-  // Pick the fusion on train (best nDCG@10), report it on every split.
-  const train = rows.filter((r) => r.embedder === e && r.split === 'train' && r.system.startsWith('hybrid'));
-  const picked = train.sort((a, b) => b.ndcg10 - a.ndcg10)[0]?.system;
-  console.log(`\n## ${e} (fusion picked on train: ${picked ?? 'n/a'}); nDCG@10 / Recall@100 / MRR@10`);
-  for (const s of splits) {
-    const best = Math.max(get(e, s, 'dense')?.ndcg10 ?? 0, get(e, s, 'bm25')?.ndcg10 ?? 0);
-    const h = picked === undefined ? undefined : get(e, s, picked);
-    console.log(`${s.padEnd(5)} dense ${fmt(get(e, s, 'dense'))} | bm25 ${fmt(get(e, s, 'bm25'))} | ${picked ?? ''} ${fmt(h)} | gain over the better single ${h === undefined ? '-' : (h.ndcg10 - best).toFixed(4)}`);
-  }
-  for (const s of splits) {
-    console.log(`${s} sweep: ${rows.filter((r) => r.embedder === e && r.split === s && r.system.startsWith('hybrid')).map((r) => `${r.system.slice(7)} ${r.ndcg10.toFixed(4)}`).join(', ')}`);
+  // Pick the fusion on train (best nDCG@10), report it on every split: plain fusions and, apart, fusions with feedback.
+  for (const family of ['hybrid ', 'fb ']) {
+    const train = rows.filter((r) => r.embedder === e && r.split === 'train' && r.system.startsWith(family));
+    const picked = train.sort((a, b) => b.ndcg10 - a.ndcg10)[0]?.system;
+    if (picked === undefined) continue;
+    console.log(`\n## ${e} (picked on train: ${picked}); nDCG@10 / Recall@100 / MRR@10`);
+    for (const s of splits) {
+      const best = Math.max(get(e, s, 'dense')?.ndcg10 ?? 0, get(e, s, 'bm25')?.ndcg10 ?? 0);
+      const h = get(e, s, picked);
+      console.log(`${s.padEnd(5)} dense ${fmt(get(e, s, 'dense'))} | bm25 ${fmt(get(e, s, 'bm25'))} | ${picked} ${fmt(h)} | gain over the better single ${h === undefined ? '-' : (h.ndcg10 - best).toFixed(4)} | retriever default hybrid ${fmt(get(e, s, 'default-hybrid'))}`);
+    }
+    for (const s of splits) {
+      console.log(`${s} sweep: ${rows.filter((r) => r.embedder === e && r.split === s && r.system.startsWith(family)).map((r) => `${r.system.slice(family.length)} ${r.ndcg10.toFixed(4)}`).join(', ')}`);
+    }
   }
 }
 if (values.json !== undefined) await writeFile(values.json, `${JSON.stringify(rows, null, 1)}\n`);

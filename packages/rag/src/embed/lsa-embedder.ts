@@ -17,6 +17,8 @@ export interface LsaEmbedderOptions {
   maxTerms?: number | undefined;
   /** Fit on at most this many documents (an evenly spaced sample of the corpus). @defaultValue 50000 */
   maxDocs?: number | undefined;
+  /** Extra random directions of the randomised SVD (more: closer to the exact SVD, slower fit). @defaultValue `max(10, dimensions / 2)` */
+  oversample?: number | undefined;
   /** Power iterations of the randomised SVD. @defaultValue 4 */
   powerIterations?: number | undefined;
   /** Seed of the randomised SVD; the model is a pure function of the corpus and the options. @defaultValue 1 */
@@ -151,7 +153,7 @@ export async function createLsaEmbedder(options: LsaEmbedderOptions): Promise<Ls
   checkAbort();
 
   // 3. Truncated SVD: the term projection matrix (terms x k).
-  const svd = truncatedSvd(m, { k: dims, powerIterations: options.powerIterations, seed: options.seed });
+  const svd = truncatedSvd(m, { k: dims, oversample: options.oversample ?? Math.max(10, Math.ceil(dims / 2)), powerIterations: options.powerIterations, seed: options.seed });
   if (svd.k === 0) throw new RagError('RAG_INVALID_ARGUMENT', 'the corpus matrix has rank 0');
   const projection = Float32Array.from(svd.v);
   return new LsaModel(analyzer, termIndex, idf, projection, svd.k, svd.values, n, batchSize);

@@ -172,7 +172,8 @@ export function symmetricEigen(m: Float64Array, n: number): { values: Float64Arr
  * @param options - see {@link TruncatedSvdOptions}.
  * @returns the singular values (descending) and right singular vectors; components with a zero singular
  * value are dropped, so `k` may be lower than asked.
- * @throws RagError `RAG_INVALID_ARGUMENT` when `k` is not a positive integer.
+ * @throws RagError `RAG_INVALID_ARGUMENT` when `k` is not a positive integer or `oversample` /
+ * `powerIterations` are not non-negative integers.
  * @internal
  */
 export function truncatedSvd(a: CsrMatrix, options: TruncatedSvdOptions): TruncatedSvd {
@@ -180,6 +181,9 @@ export function truncatedSvd(a: CsrMatrix, options: TruncatedSvdOptions): Trunca
   if (!Number.isInteger(k) || k < 1) throw new RagError('RAG_INVALID_ARGUMENT', `k must be a positive integer, got ${String(k)}`);
   const oversample = options.oversample ?? 10;
   const iterations = options.powerIterations ?? 4;
+  if (!Number.isInteger(oversample) || oversample < 0 || !Number.isInteger(iterations) || iterations < 0) {
+    throw new RagError('RAG_INVALID_ARGUMENT', 'oversample and powerIterations must be non-negative integers');
+  }
   const l = Math.min(k + oversample, a.rows, a.cols);
   if (l === 0) return { k: 0, values: new Float64Array(0), v: new Float64Array(0) };
   const next = gaussian(options.seed ?? 1);
