@@ -108,6 +108,21 @@ describe('chunk codecs', () => {
     );
   });
 
+  it('round-trips chunks mixing huge integers with values of more decimals (rescaled, or left to Gorilla)', () => {
+    const mixed = fc.oneof(
+      fc.integer({ min: -(2 ** 50) + 1, max: 2 ** 50 - 1 }),
+      fc.tuple(fc.integer({ min: -1_000_000, max: 1_000_000 }), fc.integer({ min: 0, max: 6 })).map(([k, s]) => k / 10 ** s),
+      fc.constantFrom(2 ** 49, -(2 ** 49), 1e-6, 0.1, 0.3, 1e9 + 0.5),
+    );
+    fc.assert(
+      fc.property(
+        tsArb(300).chain((ts) => fc.tuple(fc.constant(ts), fc.array(mixed, { minLength: ts.length, maxLength: ts.length }))),
+        ([ts, vs]) => roundTrip(ts, vs),
+      ),
+      { numRuns },
+    );
+  });
+
   it('still reads chunks of the legacy deflated decimal codec (codec 2)', () => {
     // Written by @dataplane/lsm 0.1 (codec 2): 40 points, 10 s apart with a +17 ms jitter every 7th, 2-decimal values.
     const legacy = Buffer.from(

@@ -1,6 +1,6 @@
 import { LsmError } from '../errors.js';
 import { BitReader, BitWriter } from './bit-stream.js';
-import { decimalDecode, decimalScale, packedDecode, packedEncode } from './decimal-codec.js';
+import { decimalDecode, decimalScale, packedDecode, packedEncode, scaledScratch } from './decimal-codec.js';
 import { gorillaDecode, gorillaEncode, MAX_TIMESTAMP } from './gorilla.js';
 
 /** Codec ids stored in the first byte of a chunk. */
@@ -66,9 +66,10 @@ export function encodeChunk(ts: Float64Array, vs: Float64Array, n: number, opts:
 export function encodeChunkUnchecked(ts: Float64Array, vs: Float64Array, n: number, decimal: boolean): Uint8Array {
   let codec = CODEC_GORILLA;
   let payload = gorillaWriter;
-  const scale = decimal ? decimalScale(vs, n) : -1;
+  const ks = scaledScratch(n);
+  const scale = decimal ? decimalScale(vs, n, ks) : -1;
   packedWriter.reset();
-  if (scale >= 0 && packedEncode(ts, vs, n, scale, packedWriter)) {
+  if (scale >= 0 && packedEncode(ts, ks, n, scale, packedWriter)) {
     codec = CODEC_PACKED;
     payload = packedWriter;
   }

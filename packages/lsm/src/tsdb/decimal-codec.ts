@@ -6,21 +6,31 @@ const LIMIT = 2 ** 50;
 
 /**
  * @internal The smallest decimal scale s (0..6) such that every value is exactly k / 10^s for an
- * integer k with |k| < 2^50, or -1 when there is none (NaN, infinities, -0, too many decimals).
+ * integer k with |k| < 2^50, or -1 when there is none (NaN, infinities, -0, too many decimals). When
+ * `ks` is given (length >= n), it receives every k at that scale.
  */
-export function decimalScale(vs: Float64Array, n: number): number {
+export function decimalScale(vs: Float64Array, n: number, ks?: Float64Array): number {
   let s = 0;
   let p = 1;
   for (let i = 0; i < n; i++) {
     const v = vs[i]!;
     // NaN and infinities (v - v is NaN), and -0, have no decimal form
     if (v - v !== 0 || (v === 0 && 1 / v < 0)) return -1;
-    for (;;) {
-      const k = Math.round(v * p);
-      if (k / p === v && k < LIMIT && k > -LIMIT) break;
-      if (++s === POW10.length) return -1;
-      p = POW10[s]!;
+    let k = Math.round(v * p);
+    if (!(k / p === v && k < LIMIT && k > -LIMIT)) {
+      const from = s;
+      do {
+        if (++s === POW10.length) return -1;
+        p = POW10[s]!;
+        k = Math.round(v * p);
+      } while (!(k / p === v && k < LIMIT && k > -LIMIT));
+      // earlier ks were found at a smaller scale: rescale them (exact below 2^53; packedEncode rejects |k| >= 2^52)
+      if (ks !== undefined) {
+        const f = POW10[s - from]!;
+        for (let j = 0; j < i; j++) ks[j] = ks[j]! * f;
+      }
     }
+    if (ks !== undefined) ks[i] = k;
   }
   return s;
 }
@@ -64,7 +74,7 @@ function writeFrames(w: BitWriter, xs: Float64Array, n: number): boolean {
       else if (x > hi) hi = x;
     }
     const range = hi - lo;
-    if (!(range < SAFE_RANGE)) return false;
+    if (!(range < SAFE_RANGE && lo > -SAFE_RANGE && hi < SAFE_RANGE)) return false;
     const width = bitLength(range);
     writeSigned(w, lo);
     w.write(width, 6);
@@ -88,15 +98,15 @@ function readFrames(r: BitReader, out: Float64Array, at: number, n: number): voi
 }
 
 /**
- * @internal The packed decimal codec (chunk codec 3): values that are all k / 10^scale (see
- * {@link decimalScale}) are stored as deltas of k, timestamps as delta-of-delta, both bit-packed in
- * frames of 128 (frame minimum + bit width, then each value in that width). No entropy coder: a hot
+ * @internal The packed decimal codec (chunk codec 3): values that are all k / 10^scale, given as
+ * their integers `ks` (from {@link decimalScale}), are stored as deltas of k, timestamps as
+ * delta-of-delta, both bit-packed in frames of 128 (frame minimum + bit width, then each value in that width). No entropy coder: a hot
  * loop of shifts over typed arrays, and on regular gauges it is smaller than the deflated varints of
  * codec 2. `ts` must be strictly increasing integers within ±MAX_TIMESTAMP (checked by the caller).
  *
- * @returns false when a frame's range is too wide to pack exactly (the caller then uses Gorilla).
+ * @returns false when a k or a frame is too wide to pack exactly (the caller then uses Gorilla).
  */
-export function packedEncode(ts: Float64Array, vs: Float64Array, n: number, scale: number, w: BitWriter): boolean {
+export function packedEncode(ts: Float64Array, ks: Float64Array, n: number, scale: number, w: BitWriter): boolean {
   if (scratch.length < n) scratch = new Float64Array(Math.max(n, scratch.length * 2));
   const xs = scratch;
   w.write(scale, 3);
@@ -111,15 +121,25 @@ export function packedEncode(ts: Float64Array, vs: Float64Array, n: number, scal
     }
     if (!writeFrames(w, xs, n - 2)) return false;
   }
-  const p = POW10[scale]!;
-  let prevK = Math.round(vs[0]! * p);
+  // every k within ±2^52 keeps k, its deltas and the decoder's running sum exact integers
+  let prevK = ks[0]!;
+  if (!(prevK < SAFE_RANGE && prevK > -SAFE_RANGE)) return false;
   writeSigned(w, prevK);
   for (let i = 1; i < n; i++) {
-    const k = Math.round(vs[i]! * p);
+    const k = ks[i]!;
+    if (!(k < SAFE_RANGE && k > -SAFE_RANGE)) return false;
     xs[i - 1] = k - prevK;
     prevK = k;
   }
   return writeFrames(w, xs, n - 1);
+}
+
+let kScratch = new Float64Array(1024);
+
+/** @internal A scratch array of at least `n` numbers for {@link decimalScale}'s scaled integers (reused). */
+export function scaledScratch(n: number): Float64Array {
+  if (kScratch.length < n) kScratch = new Float64Array(Math.max(n, kScratch.length * 2));
+  return kScratch;
 }
 
 /** @internal Decodes {@link packedEncode} output into `ts`/`vs` from `offset`. */

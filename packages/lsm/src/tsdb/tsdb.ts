@@ -450,8 +450,13 @@ export class Tsdb {
       let i = 0;
       while (i < ts.length) {
         const w = Math.floor(ts[i]! / W) * W;
-        let j = i;
-        while (j < ts.length && ts[j]! < w + W) j++;
+        // first point at or past the window's end (binary search: ts is sorted)
+        let j = i + 1;
+        for (let hi = ts.length; j < hi; ) {
+          const mid = (j + hi) >>> 1;
+          if (ts[mid]! < w + W) j = mid + 1;
+          else hi = mid;
+        }
         // timestamps were checked by write() and are sorted and unique here
         const chunk = encodeChunkUnchecked(ts.subarray(i, j), vs.subarray(i, j), j - i, this.o.decimalCodec);
         ops.push({ type: 'put', key: chunkKey(prefix, info.idBytes, w, seq), value: chunk });
