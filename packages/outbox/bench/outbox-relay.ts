@@ -3,9 +3,13 @@
  * - outbox-drain-{redis,nats}-b{N}: a backlog of events is appended, then 2 polling relays drain it at batch size N;
  *   events/s until the backlog is empty. Peer "raw-publish": the same events published straight to the broker
  *   (pipelined XADD / concurrent JetStream publishes) with no database, the transport's floor.
- * - outbox-e2e-{redis,nats}: producers commit events at a target rate; 2 relays; one consumer with a pg inbox (group
- *   commit: concurrent events share one transaction); events/s handled and commit-to-handled latency p50/p99 (from just before COMMIT to the
- *   end of the inbox transaction).
+ * - outbox-e2e-{redis,nats}: producers commit events at a target rate (a transaction of rate/100 events every 10 ms,
+ *   up to 4 in flight); 2 polling relays (batch 256); one consumer with a pg inbox (group commit in 2 lanes, up to 512
+ *   events in flight); events/s handled and commit-to-handled latency p50/p99 (from just before COMMIT to the end of
+ *   the inbox transaction), plus CPU per 1,000 events of this process, its PostgreSQL backends and Redis.
+ * - outbox-e2e-redis-cdc: the same with the CDC relay (createOutboxCdcRelay) publishing instead of the polling relays;
+ *   needs wal_level=logical (skipped otherwise).
+ * Knobs for experiments: OUTBOX_BENCH_RATE, _INFLIGHT, _LANES, _GROUP, _BATCH, _ONSENT=delete.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -17,6 +21,7 @@ import { Consumer, PollingRelay, createEvent, type Transport } from '@dataplane/
 import { PgInbox, PgOutboxStore, type PgQueryable } from '@dataplane/outbox/pg';
 import { RedisStreamsTransport } from '@dataplane/outbox/redis';
 import { NatsJetStreamTransport } from '@dataplane/outbox/nats';
+import { createOutboxCdcRelay } from '@dataplane/outbox/pg-cdc';
 
 const PGURL = process.env.PGURL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -134,9 +139,9 @@ function drainCase(kind: 'redis' | 'nats', batch: number): BenchCase {
   };
 }
 
-function e2eCase(kind: 'redis' | 'nats'): BenchCase {
+function e2eCase(kind: 'redis' | 'nats', publisher: 'polling' | 'cdc' = 'polling'): BenchCase {
   return {
-    name: `outbox-e2e-${kind}`,
+    name: publisher === 'cdc' ? `outbox-e2e-${kind}-cdc` : `outbox-e2e-${kind}`,
     async run(ctx: BenchContext) {
       const seconds = ctx.quick ? 4 : 10;
       const rate = Number(process.env.OUTBOX_BENCH_RATE ?? 10_000);
@@ -147,6 +152,10 @@ function e2eCase(kind: 'redis' | 'nats'): BenchCase {
       const onSent = process.env.OUTBOX_BENCH_ONSENT === 'delete' ? 'delete' : 'mark';
       const e = await env(kind);
       try {
+        if (publisher === 'cdc' && (await e.pool.query('show wal_level')).rows[0]!.wal_level !== 'logical') {
+          process.stderr.write(`[bench outbox] ${kind}-cdc skipped: the server at PGURL needs wal_level=logical\n`);
+          return;
+        }
         const store = new PgOutboxStore({ pool: e.pool, schema: e.schema, table: 'ob', partitions: 16, partitionsPerClaim: 8, onSent });
         await store.migrate();
         const inbox = new PgInbox({ pool: e.pool, schema: e.schema, concurrency: lanes, maxGroupSize: group });
@@ -165,8 +174,11 @@ function e2eCase(kind: 'redis' | 'nats'): BenchCase {
           return r;
         };
         await consumer.start();
-        const relays = [0, 1].map(() => new PollingRelay({ store, transport: e.transport, batchSize: batch, pollIntervalMs: 5 }));
+        const relays = publisher === 'cdc' ? [] : [0, 1].map(() => new PollingRelay({ store, transport: e.transport, batchSize: batch, pollIntervalMs: 5 }));
         await Promise.all(relays.map((r) => r.start()));
+        // the CDC relay (one reader of the slot) publishes from the WAL instead of the two polling relays
+        const cdc = publisher === 'cdc' ? createOutboxCdcRelay({ connectionString: PGURL, slot: e.schema, publication: `${e.schema}_pub`, table: store.table, transport: e.transport }) : undefined;
+        await cdc?.start();
         const perTick = Math.max(1, Math.round(rate / 100)); // one transaction every 10 ms
         const ticks = 100 * seconds;
         const total = perTick * ticks;
@@ -212,9 +224,15 @@ function e2eCase(kind: 'redis' | 'nats'): BenchCase {
           ...(e.brokerCpu === undefined ? {} : { cpuMsPer1kBroker: perK((await e.brokerCpu()) - cpu0.broker) }),
         };
         await Promise.all(relays.map((r) => r.close()));
+        await cdc?.close();
         await consumer.close();
+        if (cdc !== undefined) {
+          await e.pool.query('select pg_drop_replication_slot($1)', [e.schema]).catch(() => {});
+          await e.pool.query(`drop publication if exists ${e.schema}_pub`);
+          await e.pool.query('delete from public.dataplane_cdc_slots where slot = $1', [e.schema]).catch(() => {});
+        }
         const samples = lat;
-        ctx.report({ metric: 'end-to-end handled', unit: 'events/s', higherIsBetter: true, ours: consumer.stats().handled / secs, peers: {}, notes: { targetRate: rate, producedPerSec: Math.round(total / produceSecs), events: total, relays: 2, relayBatch: batch, onSent, inboxMaxGroupSize: group, consumerMaxInFlight: inflight, inboxLanes: lanes, inboxTransactions: inbox.stats().transactions, inboxMaxGroup: inbox.stats().maxGroup, relayBatches: relays.reduce((n, r) => n + r.stats().batches, 0), ...cpu } });
+        ctx.report({ metric: 'end-to-end handled', unit: 'events/s', higherIsBetter: true, ours: consumer.stats().handled / secs, peers: {}, notes: { publisher, targetRate: rate, producedPerSec: Math.round(total / produceSecs), events: total, relays: 2, relayBatch: batch, onSent, inboxMaxGroupSize: group, consumerMaxInFlight: inflight, inboxLanes: lanes, inboxTransactions: inbox.stats().transactions, inboxMaxGroup: inbox.stats().maxGroup, relayBatches: relays.reduce((n, r) => n + r.stats().batches, 0), ...cpu } });
         ctx.report({ metric: 'commit-to-handled p50', unit: 'ms', higherIsBetter: false, ours: percentile(samples, 50), peers: {} });
         ctx.report({ metric: 'commit-to-handled p99', unit: 'ms', higherIsBetter: false, ours: percentile(samples, 99), peers: {} });
       } finally {
@@ -232,4 +250,5 @@ export const outboxCases: BenchCase[] = [
   drainCase('nats', 1024),
   e2eCase('redis'),
   e2eCase('nats'),
+  e2eCase('redis', 'cdc'),
 ];
