@@ -507,8 +507,11 @@ export class Tsdb {
   }
 
   private slotsOf(m: MetricIndex, sel: SeriesSelector): number[] {
-    const set = sel.where === undefined ? m.all : evalMatcher(sel.where, m.postings, m.all);
-    return [...set].sort((a, b) => a - b);
+    const w = sel.where;
+    // one `tag = value` (the common case): the postings list itself, no set algebra
+    const set = w === undefined ? m.all : 'op' in w && w.op === '=' ? (m.postings.get(w.tag)?.get(w.value) ?? new Set<number>()) : evalMatcher(w, m.postings, m.all);
+    const out = Array.from(set);
+    return set.size > 1 ? out.sort((a, b) => a - b) : out;
   }
 
   /**
@@ -615,13 +618,7 @@ export class Tsdb {
    * @since 0.1.0
    */
   query(q: TsdbQuery): AsyncIterable<TsdbSeries> {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const self = this;
-    return {
-      async *[Symbol.asyncIterator]() {
-        yield* self.run(q);
-      },
-    };
+    return { [Symbol.asyncIterator]: () => this.run(q) };
   }
 
   private async *run(q: TsdbQuery): AsyncGenerator<TsdbSeries> {
