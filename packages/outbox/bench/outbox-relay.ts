@@ -12,7 +12,7 @@
  * Knobs for experiments: OUTBOX_BENCH_RATE, _INFLIGHT, _LANES, _GROUP, _BATCH, _ONSENT=delete.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { connect, type NatsConnection } from 'nats';
 import pg from 'pg';
@@ -32,7 +32,7 @@ interface Env {
   schema: string;
   transport: Transport;
   raw: (n: number) => Promise<void>;
-  /** CPU seconds the broker has used so far (Redis INFO), when known. */
+  /** CPU seconds the broker has used so far (Redis INFO; nats-server from /proc), when known. */
   brokerCpu?: () => Promise<number>;
   done(): Promise<void>;
 }
@@ -48,6 +48,26 @@ async function pgCpuSeconds(pool: pg.Pool, schema: string): Promise<number> {
     } catch {
       // not Linux, or the backend is gone
     }
+  }
+  return ticks / 100;
+}
+
+/** CPU seconds (user + system) used so far by the local nats-server process(es) (Linux /proc; 0 elsewhere). */
+function natsServerCpuSeconds(): number {
+  let ticks = 0;
+  try {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^[0-9]+$/.test(pid)) continue;
+      try {
+        if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'nats-server') continue;
+        const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        ticks += Number(f[11]) + Number(f[12]); // utime, stime
+      } catch {
+        // the process is gone
+      }
+    }
+  } catch {
+    // not Linux
   }
   return ticks / 100;
 }
@@ -83,9 +103,11 @@ async function env(kind: 'redis' | 'nats'): Promise<Env> {
   const nc: NatsConnection = await connect({ servers: NATS_URL });
   const stream = `DPBENCH_${id}`;
   const transport = new NatsJetStreamTransport({ connection: nc, stream, subjectPrefix: `dpb${id}` });
-  const rawT = new NatsJetStreamTransport({ connection: nc, stream: `${stream}_RAW`, subjectPrefix: `dpbraw${id}` });
+  // the floor: no per-aggregate rounds (its events cycle through 100 aggregates)
+  const rawT = new NatsJetStreamTransport({ connection: nc, stream: `${stream}_RAW`, subjectPrefix: `dpbraw${id}`, strictOrder: false });
   return {
     pool, schema, transport,
+    brokerCpu: async () => natsServerCpuSeconds(),
     raw: async (n) => {
       for (let i = 0; i < n; i += 1000) await rawT.publish(Array.from({ length: Math.min(1000, n - i) }, (_, j) => createEvent({ aggregateType: 'acct', aggregateId: `a${j % 100}`, type: 'Step', payload: { n: i + j } })));
     },
@@ -212,6 +234,9 @@ function e2eCase(kind: 'redis' | 'nats', publisher: 'polling' | 'cdc' = 'polling
         }
         await Promise.all(inFlight);
         const produceSecs = (performance.now() - t0) / 1000;
+        // where the backlog is when production ends: still in the outbox, or published and not yet handled
+        const published = cdc === undefined ? relays.reduce((n, r) => n + r.stats().published, 0) : total - (await store.backlog());
+        const atEnd = { unsentAtEnd: await store.backlog(), unhandledAtEnd: published - consumer.stats().handled };
         const deadline = Date.now() + 120_000;
         while (consumer.stats().handled < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         const secs = (performance.now() - t0) / 1000;
@@ -232,7 +257,7 @@ function e2eCase(kind: 'redis' | 'nats', publisher: 'polling' | 'cdc' = 'polling
           await e.pool.query('delete from public.dataplane_cdc_slots where slot = $1', [e.schema]).catch(() => {});
         }
         const samples = lat;
-        ctx.report({ metric: 'end-to-end handled', unit: 'events/s', higherIsBetter: true, ours: consumer.stats().handled / secs, peers: {}, notes: { publisher, targetRate: rate, producedPerSec: Math.round(total / produceSecs), events: total, relays: 2, relayBatch: batch, onSent, inboxMaxGroupSize: group, consumerMaxInFlight: inflight, inboxLanes: lanes, inboxTransactions: inbox.stats().transactions, inboxMaxGroup: inbox.stats().maxGroup, relayBatches: relays.reduce((n, r) => n + r.stats().batches, 0), ...cpu } });
+        ctx.report({ metric: 'end-to-end handled', unit: 'events/s', higherIsBetter: true, ours: consumer.stats().handled / secs, peers: {}, notes: { publisher, targetRate: rate, producedPerSec: Math.round(total / produceSecs), events: total, relays: 2, relayBatch: batch, onSent, inboxMaxGroupSize: group, consumerMaxInFlight: inflight, inboxLanes: lanes, inboxTransactions: inbox.stats().transactions, inboxMaxGroup: inbox.stats().maxGroup, relayBatches: relays.reduce((n, r) => n + r.stats().batches, 0), ...cpu, ...atEnd } });
         ctx.report({ metric: 'commit-to-handled p50', unit: 'ms', higherIsBetter: false, ours: percentile(samples, 50), peers: {} });
         ctx.report({ metric: 'commit-to-handled p99', unit: 'ms', higherIsBetter: false, ours: percentile(samples, 99), peers: {} });
       } finally {
