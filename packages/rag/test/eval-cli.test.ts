@@ -74,6 +74,13 @@ describe('eval harness', () => {
     const c = io();
     expect(await runCli({ eval: evalCommand }, ['eval', '--dataset', dir, '--embedder', 'none', '--normalization', 'l2'], c.io)).toBe(1);
     expect(c.err.join('')).toContain('--normalization');
+    const d = io();
+    expect(await runCli({ eval: evalCommand }, ['eval', '--dataset', dir, '--embedder', 'word2vec'], d.io)).toBe(1);
+    expect(d.err.join('')).toContain('--embedder');
+    // the corpus-adapted LSA embedder is fitted on the dataset's documents before indexing
+    const e = io();
+    expect(await runCli({ eval: evalCommand }, ['eval', '--dataset', dir, '--embedder', 'lsa', '--lsa-dims', '2', '--json'], e.io)).toBe(0);
+    expect(JSON.parse(e.out[0] ?? '{}')).toMatchObject({ mode: 'hybrid', feedback: 'both', queries: 2, embedder: expect.stringMatching(/^lsa-/) });
   });
 
   // Quality on the judged Cranfield collection (../shared/data); see the package README for the figures.

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { createGloveEmbedder } from '../embed/glove-embedder.js';
+import { createLsaEmbedder } from '../embed/lsa-embedder.js';
 import { RagError } from '../errors.js';
 import { createRetriever, DEFAULT_FUSION } from '../hybrid/retriever.js';
 import type { ConvexFusion, DensePrfOptions, FeedbackOptions, Fusion, Rm3Options, ScoreNormalization, SearchOptions } from '../retrieval-types.js';
@@ -25,11 +26,13 @@ const USAGE = `rag eval --dataset <dir> [--qrels test|all|train|<file>] [--mode 
          [--k1 1.2] [--b 0.75] [--title-boost 1] [--fusion rrf|convex] [--alpha 0.1] [--rrf-k 60]
          [--dense-weight 0.1] [--normalization zscore|minmax|dbsf] [--feedback both|rm3|dense|none]
          [--rm3-docs 5] [--rm3-terms 80] [--rm3-weight 0.6] [--dprf-docs 3] [--dprf-beta 2]
-         [--embedder glove|none] [--json]
+         [--embedder glove|lsa|none] [--lsa-dims 128] [--json]
+  --embedder lsa fits the corpus-adapted LSA embedder on the dataset's documents (title + text) first.
   Defaults are the retriever's DEFAULT_FUSION; --feedback defaults to both in hybrid mode and none in
   bm25/dense modes (--mode bm25 --feedback rm3 is BM25+RM3; --mode dense --feedback dense is dense PRF).`;
 
 const FEEDBACK_KINDS = ['both', 'rm3', 'dense', 'none'];
+const EMBEDDERS = ['glove', 'lsa', 'none'];
 const NORMALIZATIONS = ['zscore', 'minmax', 'dbsf'];
 
 function num(v: string | undefined, name: string): number | undefined {
@@ -69,6 +72,7 @@ export const evalCommand: CliCommand = {
         'dprf-docs': { type: 'string' },
         'dprf-beta': { type: 'string' },
         embedder: { type: 'string', default: 'glove' },
+        'lsa-dims': { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
@@ -78,7 +82,14 @@ export const evalCommand: CliCommand = {
       (values.help === true ? io.out : io.err)(USAGE);
       return values.help === true ? 0 : 2;
     }
-    const embedder = values.embedder === 'none' ? undefined : await createGloveEmbedder();
+    if (!EMBEDDERS.includes(values.embedder)) throw new RagError('RAG_INVALID_ARGUMENT', `--embedder must be one of ${EMBEDDERS.join(', ')}, got ${values.embedder}`);
+    const data = await loadBeir(values.dataset, values.qrels);
+    const embedder =
+      values.embedder === 'none'
+        ? undefined
+        : values.embedder === 'lsa'
+          ? await createLsaEmbedder({ corpus: data.corpus.map((d) => [d.title, d.text].filter((t) => t !== '').join('\n')), dimensions: num(values['lsa-dims'], 'lsa-dims') })
+          : await createGloveEmbedder();
     const mode = (values.mode ?? (embedder === undefined ? 'bm25' : 'hybrid')) as SearchOptions['mode'];
     const fb = values.feedback ?? (mode === 'hybrid' ? 'both' : 'none');
     if (!FEEDBACK_KINDS.includes(fb)) throw new RagError('RAG_INVALID_ARGUMENT', `--feedback must be one of ${FEEDBACK_KINDS.join(', ')}, got ${fb}`);
@@ -105,7 +116,6 @@ export const evalCommand: CliCommand = {
       values.fusion === 'rrf'
         ? { kind: 'rrf', k: num(values['rrf-k'], 'rrf-k') ?? 60, weights: { bm25: 1, dense: num(values['dense-weight'], 'dense-weight') ?? 0.1 }, feedback }
         : { kind: 'convex', alpha: num(values.alpha, 'alpha') ?? (DEFAULT_FUSION as ConvexFusion).alpha, normalization: norm as ScoreNormalization, feedback };
-    const data = await loadBeir(values.dataset, values.qrels);
     const retriever = createRetriever({
       fields: { title: { boost: num(values['title-boost'], 'title-boost') ?? 1 }, text: {} },
       k1: num(values.k1, 'k1'),
