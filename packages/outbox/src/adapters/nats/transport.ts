@@ -40,7 +40,10 @@ export interface NatsJetStreamTransportOptions {
    * fails partway (an error PubAck for one message, a connection lost after some writes) can leave a later event of
    * an aggregate stored while an earlier one is not, and the retry then appends the earlier one after it: consumers
    * would see that aggregate out of order. Costs one round trip per extra event of the same aggregate in a batch; a
-   * batch with one event per aggregate is one round. @defaultValue true
+   * batch with one event per aggregate is one round (measured here: a backlog of ONE aggregate drains at 1.2–1.7k
+   * events/s with it, 6.5–8.3k without). Turning it off is safe when no message can be refused on its own (no
+   * `max_msg_size`, no `discard: new` limits) and the stream is not replicated (no leader changes): on one connection
+   * to one server a failure then loses a suffix of the batch, never a message in its middle. @defaultValue true
    */
   strictOrder?: boolean | undefined;
   /**
