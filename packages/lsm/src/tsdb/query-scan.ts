@@ -60,6 +60,8 @@ export class Scratch {
 
 /** The shared decode buffers. */
 export const scratch = new Scratch();
+/** The shared buffers of value-filtered points (see {@link filterSink}). */
+const filtered = new Scratch();
 
 /**
  * Decodes a chunk. Gorilla and packed chunks decode into `s` (no allocation); other codecs through
@@ -198,8 +200,8 @@ export class Collector {
   n = 0;
 
   constructor(expect: number) {
-    this.ts = new Float64Array(Math.max(16, expect));
-    this.vs = new Float64Array(Math.max(16, expect));
+    this.ts = new Float64Array(expect > 0 ? expect : 16);
+    this.vs = new Float64Array(expect > 0 ? expect : 16);
   }
 
   readonly sink: PointSink = (ts, vs, lo, hi) => {
@@ -219,6 +221,7 @@ export class Collector {
   };
 
   result(): { ts: Float64Array; vs: Float64Array } {
+    if (this.n === this.ts.length) return { ts: this.ts, vs: this.vs };
     return { ts: this.ts.slice(0, this.n), vs: this.vs.slice(0, this.n) };
   }
 }
@@ -233,13 +236,11 @@ export function filterSink(f: ValueFilter, out: PointSink): PointSink {
   const gte = f.gte ?? 0;
   const lt = f.lt ?? 0;
   const lte = f.lte ?? 0;
-  let bt = new Float64Array(256);
-  let bv = new Float64Array(256);
   return (ts, vs, lo, hi) => {
-    if (bt.length < hi - lo) {
-      bt = new Float64Array(hi - lo);
-      bv = new Float64Array(hi - lo);
-    }
+    // the passing points go to the shared filter buffers, which `out` consumes before returning
+    filtered.ensure(hi - lo);
+    const bt = filtered.ts;
+    const bv = filtered.vs;
     let k = 0;
     for (let i = lo; i < hi; i++) {
       const v = vs[i]!;

@@ -657,8 +657,9 @@ export class Tsdb {
       return n;
     };
     const points = (slot: number): { ts: Float64Array; vs: Float64Array } => {
+      // a value filter usually keeps few points: start small and grow rather than size for every point
       let est = 0;
-      for (const p of parts.get(slot)!) est += p.bytes !== undefined ? chunkPointCount(p.bytes) : p.ts!.length;
+      if (vf === undefined) for (const p of parts.get(slot)!) est += p.bytes !== undefined ? chunkPointCount(p.bytes) : p.ts!.length;
       const c = new Collector(est);
       scan(slot, c.sink);
       return c.result();
