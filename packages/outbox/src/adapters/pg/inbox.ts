@@ -81,13 +81,16 @@ const SAFE_CONSUMER = /^[A-Za-z0-9_.:-]{1,128}$/;
  * client in one transaction; a second delivery hits the primary key and is skipped. Dead letters live beside it.
  *
  * Group commit: concurrent `process` calls (a `Consumer` runs up to `maxInFlight` across aggregates) are executed in
- * one transaction of up to `maxGroupSize` calls: one `insert ... on conflict do nothing returning` for all their
- * inbox rows, then each fresh call's effect inside its own `SAVEPOINT`, then one commit. An effect that throws rolls
- * back only itself and its inbox row and rejects only its caller; the others commit and resolve together. Two calls
- * with the same consumer and event id never share a group (the later waits for the next one and sees the outcome of
- * the earlier). If the group's commit (or the transaction itself) fails, each of its calls is retried alone, so one
- * bad effect (for example a deferred constraint) cannot fail its neighbours. Effects run one after the other on the
- * group's client: an effect must not commit, roll back or release savepoints it did not create.
+ * one transaction of up to `maxGroupSize` calls: `BEGIN` with one `insert ... on conflict do nothing returning` for
+ * all their inbox rows (one round trip), each fresh call's effect, then `COMMIT`. If anything in it fails, nothing was
+ * committed and the group runs again with each effect inside its own `SAVEPOINT`: an effect that throws rolls back
+ * only itself and its inbox row and rejects only its caller; the others commit and resolve together. If that
+ * transaction too fails as a whole, each of its calls is retried alone, so one bad effect (for example a deferred
+ * constraint) cannot fail its neighbours. Two calls with the same consumer and event id never share a group (the
+ * later waits for the next one and sees the outcome of the earlier). Calls are spread over `concurrency` lanes by
+ * aggregate id hash; each lane runs one group at a time on its own connection, so one aggregate's calls commit in
+ * call order. Effects run one after the other on the group's client: an effect must not commit, roll back or release
+ * savepoints it did not create, and may run more than once (only its database writes are exactly-once).
  *
  * @example
  * ```ts

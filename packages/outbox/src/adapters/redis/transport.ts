@@ -39,6 +39,8 @@ type Entry = [string, string[] | null];
  * Redis Streams transport (ioredis). `publish` pipelines XADDs and resolves when Redis replied to all of them;
  * `subscribe` reads with a consumer group, acknowledges (XACK) after the handler resolved, first re-reads its own
  * pending entries after a restart and takes over other consumers' entries idle longer than `claimIdleMs` (XAUTOCLAIM).
+ * A subscriber reads ahead: it keeps up to `maxInFlight` handlers running across reads (handlers start in stream
+ * order) and acknowledges finished entries in batches, one XACK per stream per flush, on a connection of its own.
  * Redis Streams has no deduplication: pair it with an inbox.
  *
  * @remarks Per-aggregate order holds per stream and subscriber; with several subscribers in one group use
@@ -192,7 +194,13 @@ export class RedisStreamsTransport implements Transport {
           continue;
         }
         inFlight++;
-        handler(event, { deliveryCount: 1 }).then(
+        let handled: Promise<void>;
+        try {
+          handled = handler(event, { deliveryCount: 1 });
+        } catch (err) {
+          handled = Promise.reject(err); // a handler that throws instead of rejecting still frees its slot
+        }
+        handled.then(
           () => {
             ack(key, id);
             done();
