@@ -76,6 +76,8 @@ describe('NatsJetStreamTransport publish', () => {
         const agg = `a${a}`;
         expect(stored.filter((id) => byId.get(id)!.aggregateId === agg)).toEqual(evs.filter((e) => e.aggregateId === agg).map((e) => e.id));
       }
+      // 6, 9 and 3 events per aggregate in the three calls: one round each
+      expect(t.stats()).toMatchObject({ publishBatches: 3, published: 900, publishRounds: 18, publishFailures: 0 });
       await t.close();
     });
   }
@@ -114,6 +116,7 @@ describe('NatsJetStreamTransport publish', () => {
     expect(OutboxError.is(err, 'OUTBOX_PUBLISH_FAILED')).toBe(true);
     expect((err as OutboxError).retryable).toBe(true);
     expect((await jsm.streams.info(stream)).state.messages).toBe(2);
+    expect(t.stats()).toMatchObject({ publishBatches: 0, publishFailures: 1 });
     await t.close();
   });
 
@@ -163,6 +166,7 @@ describe('NatsJetStreamTransport subscribe', () => {
     expect(seen).toEqual(evs.map((e) => e.id));
     expect(most).toBe(8);
     await until(async () => settled(stream, 'g1')); // acks are processed by the server asynchronously
+    expect(t.stats()).toMatchObject({ delivered: 500, acked: 500, naked: 0, terminated: 0, inFlight: 0, queued: 0 });
     await t.close();
   });
 
@@ -198,6 +202,7 @@ describe('NatsJetStreamTransport subscribe', () => {
     expect(seen).toHaveLength(2);
     expect(errors.some((err) => OutboxError.is(err, 'OUTBOX_INVALID_EVENT'))).toBe(true);
     await until(async () => settled(stream, 'g3'));
+    expect(t.stats()).toMatchObject({ acked: 2, terminated: 1 });
     await t.close();
   });
 

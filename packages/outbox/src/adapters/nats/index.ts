@@ -5,5 +5,5 @@
  * @packageDocumentation
  */
 export { NatsJetStreamTransport } from './transport.js';
-export type { NatsJetStreamTransportOptions } from './transport.js';
+export type { NatsJetStreamTransportOptions, NatsJetStreamTransportStats } from './transport.js';
 export type { NatsConnectionLike } from './driver.js';

@@ -17,6 +17,16 @@ function decode(data: Uint8Array): OutboxEvent {
   return validateEvent(v);
 }
 
+/** Counters of one {@link PullSubscriber}. @internal */
+export interface PullSubscriberStats {
+  inFlight: number;
+  queued: number;
+  delivered: number;
+  acked: number;
+  naked: number;
+  terminated: number;
+}
+
 /** Settings of one {@link PullSubscriber}. @internal */
 export interface PullSubscriberOptions {
   /** Most handlers running at once. */
@@ -59,6 +69,7 @@ export class PullSubscriber {
   readonly #queue = new Fifo<JsMsgLike>();
   #messages: ConsumerMessagesLike | undefined;
   #inFlight = 0;
+  #counts = { delivered: 0, acked: 0, naked: 0, terminated: 0 };
   #stopping = false;
   #idle: (() => void) | undefined;
   #closing: Promise<void> | undefined;
@@ -70,8 +81,10 @@ export class PullSubscriber {
 
   /** The consume() callback. */
   readonly onMessage = (m: JsMsgLike): void => {
+    this.#counts.delivered++;
     if (this.#stopping) {
       m.nak(this.#o.closeNakDelayMs); // never handed to a handler: redelivered to a live subscriber
+      this.#counts.naked++;
       return;
     }
     if (this.#inFlight < this.#o.maxInFlight && this.#queue.length === 0) this.#start(m);
@@ -89,9 +102,9 @@ export class PullSubscriber {
     );
   }
 
-  /** Events being handled now and events waiting for a free slot. */
-  stats(): { inFlight: number; queued: number } {
-    return { inFlight: this.#inFlight, queued: this.#queue.length };
+  /** Events being handled now, events waiting for a free slot, and what happened to the messages received. */
+  stats(): PullSubscriberStats {
+    return { inFlight: this.#inFlight, queued: this.#queue.length, ...this.#counts };
   }
 
   #start(m: JsMsgLike): void {
@@ -102,6 +115,7 @@ export class PullSubscriber {
       this.#o.onError(err);
       if (m.term !== undefined) m.term(); // no reason text: servers before 2.10.? do not parse `+TERM <reason>`
       else m.ack();
+      this.#counts.terminated++;
       return;
     }
     this.#inFlight++;
@@ -119,11 +133,13 @@ export class PullSubscriber {
     p.then(
       () => {
         m.ack();
+        this.#counts.acked++;
         this.#done();
       },
       (err: unknown) => {
         this.#o.onError(err);
         m.nak(this.#o.nakDelayMs);
+        this.#counts.naked++;
         this.#done();
       },
     );
@@ -140,7 +156,10 @@ export class PullSubscriber {
     this.#closing ??= (async () => {
       this.#stopping = true;
       await this.#messages?.close().catch(this.#o.onError);
-      for (let m = this.#queue.shift(); m !== undefined; m = this.#queue.shift()) m.nak(this.#o.closeNakDelayMs);
+      for (let m = this.#queue.shift(); m !== undefined; m = this.#queue.shift()) {
+        m.nak(this.#o.closeNakDelayMs);
+        this.#counts.naked++;
+      }
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
       await this.#o.flush?.().catch(this.#o.onError);
     })();

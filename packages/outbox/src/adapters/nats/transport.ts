@@ -69,6 +69,34 @@ export interface NatsJetStreamTransportOptions {
 }
 
 /**
+ * Counters of a {@link NatsJetStreamTransport} (a plain snapshot; subscriber counters include closed subscriptions).
+ *
+ * @since 0.1.0
+ */
+export interface NatsJetStreamTransportStats {
+  /** `publish` calls that resolved. */
+  publishBatches: number;
+  /** Events in those calls (a republished event counts again; the stream drops the copy). */
+  published: number;
+  /** Rounds those calls took (with `strictOrder`, one per event of the aggregate with the most events in a call). */
+  publishRounds: number;
+  /** `publish` calls that rejected. */
+  publishFailures: number;
+  /** Messages received by subscribers. */
+  delivered: number;
+  /** Messages acked after their handler resolved. */
+  acked: number;
+  /** Messages nak'ed: the handler rejected, or the subscriber closed before starting them. */
+  naked: number;
+  /** Messages terminated because they are not valid events. */
+  terminated: number;
+  /** Handlers running now. */
+  inFlight: number;
+  /** Messages received and waiting for a free handler slot. */
+  queued: number;
+}
+
+/**
  * NATS JetStream transport: one subject per aggregate type, `Nats-Msg-Id` = event id (the broker drops a republish
  * inside the duplicate window), `publish` resolves when every PubAck arrived. `subscribe` uses a durable pull
  * consumer per group with explicit acks (an event is acked after the handler resolved, nak'ed when it rejected).
@@ -106,6 +134,9 @@ export class NatsJetStreamTransport implements Transport {
   readonly #stream: string;
   readonly #prefix: string;
   readonly #subs = new Set<Subscription>();
+  readonly #subscribers = new Set<PullSubscriber>();
+  readonly #closedCounts = { delivered: 0, acked: 0, naked: 0, terminated: 0 };
+  readonly #pub = { publishBatches: 0, published: 0, publishRounds: 0, publishFailures: 0 };
   readonly #pipeline: PubAckPipeline | undefined;
   #js: JetStreamClientLike | undefined;
   #ready: Promise<JetStreamManagerLike> | undefined;
@@ -164,10 +195,19 @@ export class NatsJetStreamTransport implements Transport {
   async publish(events: readonly OutboxEvent[], options?: { signal?: AbortSignal | undefined }): Promise<void> {
     if (this.#closed) throw new OutboxError('OUTBOX_CLOSED', 'transport is closed');
     if (events.length === 0) return;
-    await this.#ensure();
-    for (const round of this.#o.strictOrder === false ? [events] : splitRounds(events)) {
-      if (options?.signal?.aborted === true) throw new OutboxError('OUTBOX_ABORTED', 'publish aborted');
-      await this.#publishRound(round, options?.signal);
+    try {
+      await this.#ensure();
+      const rounds = this.#o.strictOrder === false ? [events] : splitRounds(events);
+      for (const round of rounds) {
+        if (options?.signal?.aborted === true) throw new OutboxError('OUTBOX_ABORTED', 'publish aborted');
+        await this.#publishRound(round, options?.signal);
+      }
+      this.#pub.publishBatches++;
+      this.#pub.published += events.length;
+      this.#pub.publishRounds += rounds.length;
+    } catch (err) {
+      this.#pub.publishFailures++;
+      throw err;
     }
   }
 
@@ -225,15 +265,37 @@ export class NatsJetStreamTransport implements Transport {
         callback: s.onMessage,
       }),
     );
+    this.#subscribers.add(s);
     const sub: Subscription = {
       close: async () => {
         await s.close();
         this.#subs.delete(sub);
+        if (this.#subscribers.delete(s)) {
+          const st = s.stats();
+          for (const k of ['delivered', 'acked', 'naked', 'terminated'] as const) this.#closedCounts[k] += st[k];
+        }
       },
     };
     options.signal?.addEventListener('abort', () => void sub.close(), { once: true });
     this.#subs.add(sub);
     return sub;
+  }
+
+  /**
+   * A snapshot of the counters.
+   *
+   * @example
+   * ```ts
+   * const { published, publishRounds, delivered, acked, queued } = transport.stats();
+   * ```
+   */
+  stats(): NatsJetStreamTransportStats {
+    const out: NatsJetStreamTransportStats = { ...this.#pub, ...this.#closedCounts, inFlight: 0, queued: 0 };
+    for (const s of this.#subscribers) {
+      const st = s.stats();
+      for (const k of ['delivered', 'acked', 'naked', 'terminated', 'inFlight', 'queued'] as const) out[k] += st[k];
+    }
+    return out;
   }
 
   /** Closes all subscriptions and the PubAck subscription (not the connection passed in). Idempotent. */
