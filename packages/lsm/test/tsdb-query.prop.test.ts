@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LsmError, openTsdb, type Tsdb, type TsdbOptions, type ValueFilter } from '@dataplane/lsm';
+import { LsmError, decodeChunk, encodeChunk, openTsdb, type Tsdb, type TsdbOptions, type ValueFilter } from '@dataplane/lsm';
+import { Scratch, packedDecodeUntil } from '../src/tsdb/query-scan.js';
 
 const root = mkdtempSync(join(tmpdir(), 'lsm-tsdb-query-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -189,6 +190,37 @@ describe('tsdb queries vs an in-memory model', () => {
       { numRuns: Number(process.env.FC_NUM_RUNS ?? 25) },
     );
   }, 240_000);
+
+  it('decodes the points of a packed chunk before a time bound exactly as the full decode does', () => {
+    const chunkArb = fc
+      .record({
+        start: fc.integer({ min: -1e12, max: 1e12 }),
+        gaps: fc.array(fc.oneof(fc.constant(10_000), fc.integer({ min: 1, max: 100_000 })), { minLength: 0, maxLength: 700 }),
+        scale: fc.constantFrom(1, 10, 100, 1000),
+        ks: fc.array(fc.integer({ min: -1e6, max: 1e6 }), { minLength: 701, maxLength: 701 }),
+      })
+      .map(({ start, gaps, scale, ks }) => {
+        const ts = Float64Array.from([start, ...gaps.map((_, i) => start + gaps.slice(0, i + 1).reduce((a, b) => a + b, 0))]);
+        return { ts, vs: Float64Array.from(ts, (_, i) => ks[i]! / scale) };
+      });
+    const s = new Scratch();
+    fc.assert(
+      fc.property(chunkArb, fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: -1, max: 1 }), ({ ts, vs }, at, nudge) => {
+        const c = encodeChunk(ts, vs, ts.length);
+        fc.pre(c[0] === 3); // the packed codec (the encoder may keep Gorilla when smaller)
+        // a bound on, just before or just after a point's time (or past the last one)
+        const i = Math.floor(at * ts.length);
+        const to = (i < ts.length ? ts[i]! : ts[ts.length - 1]! + 1) + nudge;
+        const full = decodeChunk(c);
+        const want = Array.from(full.ts).filter((t) => t < to).length;
+        const m = packedDecodeUntil(c, to, s);
+        expect(m).toBe(Math.max(1, want));
+        expect(Array.from(s.ts.subarray(0, want))).toEqual(Array.from(full.ts.subarray(0, want)));
+        expect(Array.from(s.vs.subarray(0, want))).toEqual(Array.from(full.vs.subarray(0, want)));
+      }),
+      { numRuns: Number(process.env.FC_NUM_RUNS ?? 25) * 4 },
+    );
+  });
 
   it('rejects a malformed value filter with LSM_INVALID_ARGUMENT', async () => {
     const db = await openTsdb(join(root, 'bad-filter'));

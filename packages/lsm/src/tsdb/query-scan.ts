@@ -87,6 +87,78 @@ export function decodeInto(c: Uint8Array, s: Scratch): { ts: Float64Array; vs: F
   return { ts: s.ts, vs: s.vs, n };
 }
 
+const POW10 = [1, 10, 100, 1000, 1e4, 1e5, 1e6];
+
+/** A signed integer of the packed codec: sign bit, 6-bit length, magnitude. */
+function readSigned(r: BitReader): number {
+  const h = r.read(7);
+  const len = h & 63;
+  if (len > 53) throw new RangeError('corrupt packed integer');
+  const m = r.readWide(len);
+  return h & 64 ? -m : m;
+}
+
+/** Frames of the packed codec holding `xs[0, need)` of `n` (whole frames: at most 127 more). */
+function readFramesUntil(r: BitReader, out: Float64Array, at: number, n: number, need: number): void {
+  for (let b = 0; b < n && b < need; b += 128) {
+    const e = b + 128 < n ? b + 128 : n;
+    const lo = readSigned(r);
+    const width = r.read(6);
+    if (width > 52) throw new RangeError('corrupt frame width');
+    if (width === 0) out.fill(lo, at + b, at + e);
+    else if (width <= 32) for (let i = b; i < e; i++) out[at + i] = lo + r.read(width);
+    else for (let i = b; i < e; i++) out[at + i] = lo + r.readWide(width);
+  }
+}
+
+/**
+ * Decodes the points of a packed chunk (codec 3, `packedDecode`'s layout) with time `< to` into `s`,
+ * without reading the values past them (every timestamp is read: they come first). Returns their count.
+ */
+export function packedDecodeUntil(c: Uint8Array, to: number, s: Scratch): number {
+  const dv = new DataView(c.buffer, c.byteOffset, CHUNK_HEADER);
+  const n = dv.getUint32(1, true);
+  if (n > MAX_CHUNK_POINTS || n === 0 || c[0] !== CODEC_PACKED) throw new LsmError('LSM_CORRUPT_BLOCK', `chunk count ${n} is implausible`);
+  s.ensure(n);
+  const ts = s.ts;
+  const vs = s.vs;
+  let m = 1;
+  try {
+    const r = new BitReader(c, CHUNK_HEADER);
+    const p = POW10[r.read(3)];
+    if (p === undefined) throw new RangeError('bad decimal scale');
+    let t = readSigned(r);
+    ts[0] = t;
+    if (n > 1) {
+      let d = readSigned(r);
+      readFramesUntil(r, ts, 2, n - 2, n - 2);
+      t += d;
+      if (t < to) {
+        ts[1] = t;
+        m = 2;
+        for (let i = 2; i < n; i++) {
+          d += ts[i]!;
+          t += d;
+          if (t >= to) break;
+          ts[i] = t;
+          m++;
+        }
+      }
+    }
+    let k = readSigned(r);
+    vs[0] = k / p;
+    readFramesUntil(r, vs, 1, n - 1, m - 1);
+    for (let i = 1; i < m; i++) {
+      k += vs[i]!;
+      vs[i] = k / p;
+    }
+  } catch (err) {
+    throw new LsmError('LSM_CORRUPT_BLOCK', `chunk does not decode: ${(err as Error).message}`, { cause: err });
+  }
+  if (ts[0] !== dv.getFloat64(5, true) || (m === n && ts[n - 1] !== dv.getFloat64(13, true))) throw new LsmError('LSM_CORRUPT_BLOCK', 'chunk header time range does not match its points');
+  return m;
+}
+
 /** First index in `ts[lo, hi)` with `ts[i] >= x` (sorted `ts`). */
 export function lowerBound(ts: Float64Array, lo: number, hi: number, x: number): number {
   while (lo < hi) {
@@ -119,7 +191,12 @@ export function scanSeries(parts: ScanPart[], from: number, to: number, s: Scrat
       let vs: Float64Array;
       let n: number;
       if (p.bytes !== undefined) {
-        ({ ts, vs, n } = decodeInto(p.bytes, s));
+        // a packed chunk that runs past `to`: its values past `to` are never read
+        if (p.max >= to && p.bytes[0] === CODEC_PACKED) {
+          n = packedDecodeUntil(p.bytes, to, s);
+          ts = s.ts;
+          vs = s.vs;
+        } else ({ ts, vs, n } = decodeInto(p.bytes, s));
         onDecode();
       } else {
         ts = p.ts!;
