@@ -238,6 +238,29 @@ describe('NatsJetStreamTransport subscribe', () => {
     await t.close();
   });
 
+  it('close() still returns when the connection closed under a running handler', async () => {
+    const nc2 = await connect({ servers: NATS_URL });
+    const errors: unknown[] = [];
+    const k = `${run}_${n++}`;
+    streams.push(`DPNT_${k}`);
+    const t = new NatsJetStreamTransport({ connection: nc2, stream: `DPNT_${k}`, subjectPrefix: `dpnt${k}`, onError: (err) => errors.push(err) });
+    await t.publish(events(3));
+    let started = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const sub = await t.subscribe({ group: 'g6', aggregateTypes: ['acct'], maxInFlight: 1 }, async () => {
+      started++;
+      await gate;
+    });
+    await until(() => started === 1);
+    await nc2.close();
+    release();
+    await sub.close();
+    await t.close();
+    // what could not reach the server (the final flush) was reported to onError, not thrown, and nothing hung
+    expect(errors.some((e) => String(e).includes('CONNECTION_CLOSED'))).toBe(true);
+  });
+
   it('filters by aggregate type', async () => {
     const { t } = fresh();
     await t.publish([...events(5, 5, 'order'), ...events(5, 5, 'user')]);

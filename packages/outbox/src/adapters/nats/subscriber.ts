@@ -83,7 +83,7 @@ export class PullSubscriber {
   readonly onMessage = (m: JsMsgLike): void => {
     this.#counts.delivered++;
     if (this.#stopping) {
-      m.nak(this.#o.closeNakDelayMs); // never handed to a handler: redelivered to a live subscriber
+      this.#reply(() => m.nak(this.#o.closeNakDelayMs)); // never handed to a handler: redelivered to a live subscriber
       this.#counts.naked++;
       return;
     }
@@ -113,8 +113,8 @@ export class PullSubscriber {
       event = decode(m.data);
     } catch (err) {
       this.#o.onError(err);
-      if (m.term !== undefined) m.term(); // no reason text: servers before 2.10.? do not parse `+TERM <reason>`
-      else m.ack();
+      // no reason text: servers before 2.10 do not parse `+TERM <reason>`
+      this.#reply(() => (m.term !== undefined ? m.term() : m.ack()));
       this.#counts.terminated++;
       return;
     }
@@ -132,17 +132,29 @@ export class PullSubscriber {
     }
     p.then(
       () => {
-        m.ack();
+        this.#reply(() => m.ack());
         this.#counts.acked++;
         this.#done();
       },
       (err: unknown) => {
         this.#o.onError(err);
-        m.nak(this.#o.nakDelayMs);
+        this.#reply(() => m.nak(this.#o.nakDelayMs));
         this.#counts.naked++;
         this.#done();
       },
     );
+  }
+
+  /**
+   * Sends an ack/nak/term. nats.js throws when the connection is closed: the broker then redelivers after ack_wait,
+   * so the failure is only reported, and never stops the bookkeeping of in-flight handlers.
+   */
+  #reply(send: () => void): void {
+    try {
+      send();
+    } catch (err) {
+      this.#o.onError(err);
+    }
   }
 
   #done(): void {
@@ -157,7 +169,8 @@ export class PullSubscriber {
       this.#stopping = true;
       await this.#messages?.close().catch(this.#o.onError);
       for (let m = this.#queue.shift(); m !== undefined; m = this.#queue.shift()) {
-        m.nak(this.#o.closeNakDelayMs);
+        const msg = m;
+        this.#reply(() => msg.nak(this.#o.closeNakDelayMs));
         this.#counts.naked++;
       }
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
