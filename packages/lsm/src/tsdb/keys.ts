@@ -62,7 +62,12 @@ export function chunkKey(prefix: Uint8Array, id: Uint8Array, chunkStart: number,
   out.set(prefix, 0);
   out.set(id, prefix.length);
   writeU64(out, prefix.length + 8, chunkStart + TIME_OFFSET);
-  new DataView(out.buffer).setUint32(prefix.length + 16, seq >>> 0);
+  const at = prefix.length + 16;
+  const s = seq >>> 0;
+  out[at] = s >>> 24;
+  out[at + 1] = (s >>> 16) & 255;
+  out[at + 2] = (s >>> 8) & 255;
+  out[at + 3] = s & 255;
   return out;
 }
 

@@ -113,9 +113,11 @@ function readFramesUntil(r: BitReader, out: Float64Array, at: number, n: number,
 
 /**
  * Decodes the points of a packed chunk (codec 3, `packedDecode`'s layout) with time `< to` into `s`,
- * without reading the values past them (every timestamp is read: they come first). Returns their count.
+ * without reading the values past them (every timestamp is read: they come first). Whole frames of
+ * values that end before the first point `>= from` are only summed (their points' values are left
+ * unset: callers read from the first point `>= from`). Returns the count of points `< to`.
  */
-export function packedDecodeUntil(c: Uint8Array, to: number, s: Scratch): number {
+export function packedDecodeUntil(c: Uint8Array, from: number, to: number, s: Scratch): number {
   const dv = new DataView(c.buffer, c.byteOffset, CHUNK_HEADER);
   const n = dv.getUint32(1, true);
   if (n > MAX_CHUNK_POINTS || n === 0 || c[0] !== CODEC_PACKED) throw new LsmError('LSM_CORRUPT_BLOCK', `chunk count ${n} is implausible`);
@@ -129,6 +131,7 @@ export function packedDecodeUntil(c: Uint8Array, to: number, s: Scratch): number
     if (p === undefined) throw new RangeError('bad decimal scale');
     let t = readSigned(r);
     ts[0] = t;
+    let lo = t >= from ? 0 : -1;
     if (n > 1) {
       let d = readSigned(r);
       readFramesUntil(r, ts, 2, n - 2, n - 2);
@@ -136,21 +139,42 @@ export function packedDecodeUntil(c: Uint8Array, to: number, s: Scratch): number
       if (t < to) {
         ts[1] = t;
         m = 2;
+        if (lo < 0 && t >= from) lo = 1;
         for (let i = 2; i < n; i++) {
           d += ts[i]!;
           t += d;
           if (t >= to) break;
           ts[i] = t;
+          if (lo < 0 && t >= from) lo = i;
           m++;
         }
       }
     }
+    if (lo < 0) lo = m;
+    // values: k0, then frames of the n - 1 deltas (delta j makes point j + 1)
     let k = readSigned(r);
-    vs[0] = k / p;
-    readFramesUntil(r, vs, 1, n - 1, m - 1);
-    for (let i = 1; i < m; i++) {
-      k += vs[i]!;
-      vs[i] = k / p;
+    const nd = n - 1;
+    const need = m - 1;
+    let b = 0;
+    for (; b < need; b += 128) {
+      const e = b + 128 < nd ? b + 128 : nd;
+      if (e > lo - 1) break; // this frame feeds a point >= from: decode it below
+      const base = readSigned(r);
+      const width = r.read(6);
+      if (width > 52) throw new RangeError('corrupt frame width');
+      let sum = base * (e - b);
+      if (width > 32) for (let i = b; i < e; i++) sum += r.readWide(width);
+      else if (width > 0) for (let i = b; i < e; i++) sum += r.read(width);
+      k += sum;
+    }
+    if (b < m) {
+      // k is now the value of point b
+      vs[b] = k / p;
+      readFramesUntil(r, vs, b + 1, nd - b, need - b);
+      for (let i = b + 1; i < m; i++) {
+        k += vs[i]!;
+        vs[i] = k / p;
+      }
     }
   } catch (err) {
     throw new LsmError('LSM_CORRUPT_BLOCK', `chunk does not decode: ${(err as Error).message}`, { cause: err });
@@ -191,9 +215,9 @@ export function scanSeries(parts: ScanPart[], from: number, to: number, s: Scrat
       let vs: Float64Array;
       let n: number;
       if (p.bytes !== undefined) {
-        // a packed chunk that runs past `to`: its values past `to` are never read
-        if (p.max >= to && p.bytes[0] === CODEC_PACKED) {
-          n = packedDecodeUntil(p.bytes, to, s);
+        // a packed chunk that runs past the range: values past `to` are never read, those before `from` only summed
+        if ((p.max >= to || p.min < from) && p.bytes[0] === CODEC_PACKED) {
+          n = packedDecodeUntil(p.bytes, from, to, s);
           ts = s.ts;
           vs = s.vs;
         } else ({ ts, vs, n } = decodeInto(p.bytes, s));
