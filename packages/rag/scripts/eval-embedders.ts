@@ -5,7 +5,7 @@
  * `test` and `all` with the picked values.
  *
  *   node --import tsx scripts/eval-embedders.ts --dataset ../../../shared/data/cranfield [--embedders glove,lsa,lsa+glove]
- *        [--dims 128] [--glove-weight 0.2] [--splits train,test,all] [--alphas 0.1,...] [--rrf-weights 0.3,...]
+ *        [--dims 128] [--bigrams 0.5] [--glove-weight 0.2] [--splits train,test,all] [--alphas 0.1,...] [--rrf-weights 0.3,...]
  *        [--fb-alphas 0.3,0.5] (DEFAULT_FUSION, i.e. its normalisation and query feedback, at these alphas) [--json out.json]
  */
 import { writeFile } from 'node:fs/promises';
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     dataset: { type: 'string' },
     embedders: { type: 'string', default: 'glove,lsa,lsa+glove' },
     dims: { type: 'string', default: '128' },
+    bigrams: { type: 'string' },
     'glove-weight': { type: 'string', default: '0.2' },
     splits: { type: 'string', default: 'train,test,all' },
     alphas: { type: 'string', default: '0.1,0.2,0.3,0.4,0.5,0.6,0.7' },
@@ -45,11 +46,12 @@ const feedbackFusions = values['fb-alphas'] === '' ? [] : values['fb-alphas'].sp
 async function makeEmbedder(name: string, corpus: string[]): Promise<Embedder> {
   const dims = Number(values.dims);
   const gw = Number(values['glove-weight']);
+  const bigrams = values.bigrams === undefined ? undefined : Number(values.bigrams);
   if (name === 'glove') return createGloveEmbedder();
-  if (name === 'lsa') return createLsaEmbedder({ corpus, dimensions: dims });
+  if (name === 'lsa') return createLsaEmbedder({ corpus, dimensions: dims, bigrams });
   if (name === 'lsa+glove') {
     return blendEmbedders([
-      { embedder: await createLsaEmbedder({ corpus, dimensions: dims }), weight: 1 - gw },
+      { embedder: await createLsaEmbedder({ corpus, dimensions: dims, bigrams }), weight: 1 - gw },
       { embedder: await createGloveEmbedder(), weight: gw },
     ]);
   }

@@ -132,6 +132,16 @@ describe('LSA embedder', () => {
     await expect(e.embed([1 as unknown as string])).rejects.toMatchObject({ code: 'RAG_INVALID_ARGUMENT' });
   });
 
+  it('adds consecutive term pairs seen in two documents or more as features, unless bigrams is 0', async () => {
+    const plain = await createLsaEmbedder({ corpus: CORPUS, dimensions: 3, bigrams: 0 });
+    const pairs = await createLsaEmbedder({ corpus: CORPUS, dimensions: 3 });
+    // Pairs in two documents or more: supersonic flow, swept wing, heat transfer, laminar boundary, boundary
+    // layer, cylindrical shells (every other pair occurs once).
+    expect(pairs.terms - plain.terms).toBe(6);
+    expect(pairs.id).not.toBe(plain.id);
+    await expect(createLsaEmbedder({ corpus: CORPUS, bigrams: -1 })).rejects.toMatchObject({ code: 'RAG_INVALID_ARGUMENT' });
+  });
+
   it('fits on an evenly spaced sample when the corpus exceeds maxDocs', async () => {
     const e = await createLsaEmbedder({ corpus: CORPUS, dimensions: 2, maxDocs: 4 });
     expect(e.fittedDocs).toBe(4);

@@ -13,6 +13,11 @@ export interface LsaEmbedderOptions {
   analyzer?: string | Analyzer | undefined;
   /** Terms in fewer documents are left out of the model. @defaultValue 1 */
   minDf?: number | undefined;
+  /**
+   * Weight of word pairs (two consecutive analysed terms, stop words skipped) as extra features, relative to
+   * single terms; pairs seen in fewer than two documents are left out; 0 turns them off. @defaultValue 0.5
+   */
+  bigrams?: number | undefined;
   /** At most this many terms (the most frequent by document frequency) are kept. @defaultValue 200000 */
   maxTerms?: number | undefined;
   /** Fit on at most this many documents (an evenly spaced sample of the corpus). @defaultValue 50000 */
@@ -41,7 +46,8 @@ export interface LsaEmbedder extends Embedder {
 
 /**
  * A corpus-adapted embedder: latent semantic analysis (Deerwester et al. 1990), the truncated SVD of the
- * corpus's log-tf x idf term-document matrix (rows L2-normalised), computed when it is created. A text
+ * corpus's log-tf x idf term-document matrix (rows L2-normalised; features are the analysed terms and, with
+ * a lower weight, pairs of consecutive terms such as "boundary layer"), computed when it is created. A text
  * embeds to the L2-normalised projection of its own log-tf x idf vector on the top right singular
  * vectors (the usual "fold-in"), so documents and queries, old and new, go through one function.
  *
@@ -77,6 +83,8 @@ export async function createLsaEmbedder(options: LsaEmbedderOptions): Promise<Ls
   }
   const dims = options.dimensions ?? 128;
   const minDf = options.minDf ?? 1;
+  const bigrams = options.bigrams ?? 0.5;
+  if (!(bigrams >= 0) || !Number.isFinite(bigrams)) throw new RagError('RAG_INVALID_ARGUMENT', `bigrams must be a finite number >= 0, got ${String(bigrams)}`);
   const maxTerms = options.maxTerms ?? 200_000;
   const maxDocs = options.maxDocs ?? 50_000;
   const batchSize = options.batchSize ?? 256;
@@ -106,13 +114,12 @@ export async function createLsaEmbedder(options: LsaEmbedderOptions): Promise<Ls
       checkAbort();
       if (i > 0) await new Promise<void>((r) => setImmediate(r));
     }
-    const c = new Map<string, number>();
-    for (const t of analyzer.analyze(sample[i] as string)) c.set(t.term, (c.get(t.term) ?? 0) + 1);
+    const c = termCounts(analyzer, sample[i] as string, bigrams > 0);
     counts.push(c);
     for (const term of c.keys()) df.set(term, (df.get(term) ?? 0) + 1);
   }
   const vocab = [...df.entries()]
-    .filter(([, n]) => n >= minDf)
+    .filter(([term, n]) => n >= (term.includes(PAIR) ? Math.max(2, minDf) : minDf))
     .sort((p, q) => q[1] - p[1] || (p[0] < q[0] ? -1 : p[0] > q[0] ? 1 : 0))
     .slice(0, maxTerms);
   if (vocab.length === 0) throw new RagError('RAG_INVALID_ARGUMENT', 'the corpus has no term to fit an LSA model on');
@@ -121,7 +128,7 @@ export async function createLsaEmbedder(options: LsaEmbedderOptions): Promise<Ls
   const idf = new Float64Array(vocab.length);
   vocab.forEach(([term, d], i) => {
     termIndex.set(term, i);
-    idf[i] = Math.log(1 + (n - d + 0.5) / (d + 0.5));
+    idf[i] = Math.log(1 + (n - d + 0.5) / (d + 0.5)) * (term.includes(PAIR) ? bigrams : 1);
   });
 
   // 2. The L2-normalised log-tf x idf document-term matrix (CSR).
@@ -156,7 +163,25 @@ export async function createLsaEmbedder(options: LsaEmbedderOptions): Promise<Ls
   const svd = truncatedSvd(m, { k: dims, oversample: options.oversample ?? Math.max(10, Math.ceil(dims / 2)), powerIterations: options.powerIterations, seed: options.seed });
   if (svd.k === 0) throw new RagError('RAG_INVALID_ARGUMENT', 'the corpus matrix has rank 0');
   const projection = Float32Array.from(svd.v);
-  return new LsaModel(analyzer, termIndex, idf, projection, svd.k, svd.values, n, batchSize);
+  return new LsaModel(analyzer, termIndex, idf, projection, svd.k, svd.values, n, batchSize, bigrams > 0);
+}
+
+/** Separates the two terms of a word-pair feature (analysers never emit it). */
+const PAIR = '\u0000';
+
+/** Counts of the analysed terms of a text and, with `pairs`, of its consecutive term pairs. */
+function termCounts(analyzer: Analyzer, text: string, pairs: boolean): Map<string, number> {
+  const c = new Map<string, number>();
+  let prev: string | undefined;
+  for (const t of analyzer.analyze(text)) {
+    c.set(t.term, (c.get(t.term) ?? 0) + 1);
+    if (pairs && prev !== undefined) {
+      const pair = `${prev}${PAIR}${t.term}`;
+      c.set(pair, (c.get(pair) ?? 0) + 1);
+    }
+    prev = t.term;
+  }
+  return c;
 }
 
 /** FNV-1a over the projection's bytes, for a model id that changes when the model does. */
@@ -180,6 +205,7 @@ class LsaModel implements LsaEmbedder {
     readonly singularValues: Float64Array,
     readonly fittedDocs: number,
     private readonly batchSize: number,
+    private readonly pairs: boolean,
   ) {
     this.dimensions = k;
     this.terms = termIndex.size;
@@ -188,9 +214,9 @@ class LsaModel implements LsaEmbedder {
 
   private one(text: string, tf: Map<number, number>, acc: Float64Array): Float32Array {
     tf.clear();
-    for (const tok of this.analyzer.analyze(text)) {
-      const t = this.termIndex.get(tok.term);
-      if (t !== undefined) tf.set(t, (tf.get(t) ?? 0) + 1);
+    for (const [term, count] of termCounts(this.analyzer, text, this.pairs)) {
+      const t = this.termIndex.get(term);
+      if (t !== undefined) tf.set(t, count);
     }
     acc.fill(0);
     const k = this.dimensions;

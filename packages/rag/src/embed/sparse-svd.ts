@@ -164,8 +164,8 @@ export function symmetricEigen(m: Float64Array, n: number): { values: Float64Arr
  * iterations (Halko, Martinsson and Tropp 2011), deterministic for a given seed.
  *
  * @remarks
- * Cost: (2 * powerIterations + 2) sparse products with k + oversample dense vectors, plus
- * Gram-Schmidt on rows x (k + oversample) and a Jacobi eigen-decomposition of a (k + oversample)² matrix.
+ * Cost: (2 * powerIterations + 3) sparse products with l = k + oversample dense vectors, Gram-Schmidt on
+ * the smaller side (rows or columns) x l, and a Jacobi eigen-decomposition of an l x l matrix.
  * Each right singular vector's sign is fixed so that its largest-magnitude entry is positive.
  *
  * @param a - the matrix.
@@ -202,37 +202,53 @@ export function truncatedSvd(a: CsrMatrix, options: TruncatedSvdOptions): Trunca
     mulAt(a, y, l, z);
     if (small === 'cols' && it < iterations) orthonormalise(z, cols, l, scratch);
   }
-  // Q = y (orthonormal basis of the range of A); B = Q^T A = z^T with z = A^T Q.
-  // B B^T = z^T z = W diag(s²) W^T, and the right singular vectors are V = z W / s.
+  // Q = y (orthonormal basis of the range of A), z = A^T Q, so B = Q^T A = z^T and
+  // B B^T = Q^T A A^T Q = Q^T (A z) = W diag(s²) W^T: an l x l product over the rows, not the columns.
+  const az = new Float64Array(rows * l);
+  mulA(a, z, l, az);
   const g = new Float64Array(l * l);
-  for (let r = 0; r < cols; r++) {
+  for (let r = 0; r < rows; r++) {
     const o = r * l;
     for (let i = 0; i < l; i++) {
-      const zi = z[o + i] as number;
-      if (zi === 0) continue;
-      for (let j = i; j < l; j++) g[i * l + j] = (g[i * l + j] as number) + zi * (z[o + j] as number);
+      const qi = y[o + i] as number;
+      if (qi === 0) continue;
+      for (let j = 0; j < l; j++) g[i * l + j] = (g[i * l + j] as number) + qi * (az[o + j] as number);
     }
   }
-  for (let i = 0; i < l; i++) for (let j = 0; j < i; j++) g[i * l + j] = g[j * l + i] as number;
+  for (let i = 0; i < l; i++) {
+    for (let j = 0; j < i; j++) {
+      const m = ((g[i * l + j] as number) + (g[j * l + i] as number)) / 2;
+      g[i * l + j] = m;
+      g[j * l + i] = m;
+    }
+  }
   const eig = symmetricEigen(g, l);
   const order = Array.from({ length: l }, (_, i) => i).sort((p, q) => (eig.values[q] as number) - (eig.values[p] as number));
   const top = (eig.values[order[0] as number] as number) || 0;
   const kept = order.slice(0, k).filter((c) => (eig.values[c] as number) > top * 1e-12 && (eig.values[c] as number) > 0);
   const kk = kept.length;
   const values = new Float64Array(kk);
-  const v = new Float64Array(a.cols * kk);
+  // Left singular vectors scaled by 1/s: U_k / s = Q W_k / s (rows x kk); then V_k = A^T (U_k / s).
+  const wk = new Float64Array(l * kk);
   kept.forEach((c, out) => {
-    const s = Math.sqrt(eig.values[c] as number);
-    values[out] = s;
-    let big = 0;
-    for (let r = 0; r < a.cols; r++) {
-      let x = 0;
-      for (let j = 0; j < l; j++) x += (z[r * l + j] as number) * (eig.vectors[j * l + c] as number);
-      x /= s;
-      v[r * kk + out] = x;
-      if (Math.abs(x) > Math.abs(big)) big = x;
-    }
-    if (big < 0) for (let r = 0; r < a.cols; r++) v[r * kk + out] = -(v[r * kk + out] as number);
+    const sv = Math.sqrt(eig.values[c] as number);
+    values[out] = sv;
+    for (let j = 0; j < l; j++) wk[j * kk + out] = (eig.vectors[j * l + c] as number) / sv;
   });
+  const us = new Float64Array(rows * kk);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < l; j++) {
+      const q = y[r * l + j] as number;
+      if (q === 0) continue;
+      for (let c = 0; c < kk; c++) us[r * kk + c] = (us[r * kk + c] as number) + q * (wk[j * kk + c] as number);
+    }
+  }
+  const v = new Float64Array(cols * kk);
+  mulAt(a, us, kk, v);
+  for (let c = 0; c < kk; c++) {
+    let big = 0;
+    for (let r = 0; r < cols; r++) if (Math.abs(v[r * kk + c] as number) > Math.abs(big)) big = v[r * kk + c] as number;
+    if (big < 0) for (let r = 0; r < cols; r++) v[r * kk + c] = -(v[r * kk + c] as number);
+  }
   return { k: kk, values, v };
 }
