@@ -608,9 +608,10 @@ export class Tsdb {
   }
 
   /**
-   * Runs a query: series of one metric selected by tag matchers, points in `[from, to)`, optionally
-   * aggregated per step, grouped by tag keys and cut to a top-k. Results stream as an async iterable
-   * (ordered by series id, or by group key, or by rank for top-k).
+   * Runs a query: series of one metric selected by tag matchers, points in `[from, to)` (optionally
+   * only those whose value passes `valueFilter`), optionally aggregated per step, grouped by tag keys
+   * and cut to a top-k. Results stream as an async iterable (ordered by series id, or by group key, or
+   * by rank for top-k).
    *
    * @param q - the query.
    * @returns result series.
