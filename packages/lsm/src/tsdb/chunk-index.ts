@@ -18,9 +18,22 @@ export class ChunkIndex {
   /** Flush sequence of the first chunk written by this process (undefined: none yet). */
   private firstFlushSeq: number | undefined;
 
-  /** Records a chunk the flush writes. */
+  /**
+   * @param cutoff - the retention cutoff now (`-Infinity` without retention): entries of chunks that
+   * end before it are dropped as the flush adds new ones, so a series' entries stay within retention.
+   */
+  constructor(private readonly cutoff: () => number) {}
+
+  /** Records a chunk the flush writes (and forgets the series' chunks past retention). */
   flushed(slot: number, start: number, seq: number, min: number, max: number): void {
     if (this.firstFlushSeq === undefined) this.firstFlushSeq = seq;
+    const e = this.entries[slot];
+    if (e !== undefined && e.length > 0 && e[3]! < this.cutoff()) {
+      const cut = this.cutoff();
+      let k = 0;
+      while (k < e.length && e[k + 3]! < cut) k += 4;
+      e.splice(0, k);
+    }
     this.add(slot, start, seq, min, max);
   }
 

@@ -154,7 +154,7 @@ export class Tsdb {
   private readonly metrics = new Map<string, MetricIndex>();
   private readonly head = new Head();
   /** Where each series' stored chunks are (query side; the flush adds what it writes). */
-  private readonly chunkIndex = new ChunkIndex();
+  private readonly chunkIndex = new ChunkIndex(() => (Number.isFinite(this.o.retentionMs) ? this.o.clock() - this.o.retentionMs : -Infinity));
   /** Last point per slot (NaN time = not known yet: computed from storage on first use). */
   private lastT = new Float64Array(1024).fill(NaN);
   private lastV = new Float64Array(1024);
