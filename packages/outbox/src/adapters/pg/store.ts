@@ -214,13 +214,18 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
     let broken = false;
     try {
       // every value is an integer: the statement goes inline, in one round trip with BEGIN (simple query protocol)
+      // per partition, index probes only (LIMIT inside LATERAL keeps the planner from scanning the whole backlog):
+      // does it have an unsent row; its oldest `max` unsent seqs; then the oldest `max` of those, locked FOR UPDATE
       const sql = `with cand as materialized (
              select u.p from unnest('{${order.join(',')}}'::int[]) with ordinality as u(p, o)
-             where exists (select 1 from ${this.#t} where sent_at is null and part = u.p)
+             cross join lateral (select 1 from ${this.#t} where sent_at is null and part = u.p limit 1) x
              order by u.o),
-           locked as materialized (select p from cand where pg_try_advisory_xact_lock(${this.#lockKey}, p) limit ${this.#perClaim})
+           locked as materialized (select p from cand where pg_try_advisory_xact_lock(${this.#lockKey}, p) limit ${this.#perClaim}),
+           pick as materialized (select r.seq from locked l
+             cross join lateral (select seq from ${this.#t} where sent_at is null and part = l.p order by seq limit ${max}) r
+             order by r.seq limit ${max})
            select seq, id, aggregate_type, aggregate_id, type, version, payload, headers, occurred_at from ${this.#t}
-           where sent_at is null and part = any(array(select p from locked)) order by seq limit ${max} for update skip locked`;
+           where seq = any(array(select seq from pick)) and sent_at is null order by seq for update skip locked`;
       const begun = await c.query(`begin; ${sql}`).catch(async (err: unknown) => {
         await c.query('rollback').catch(() => {
           broken = true;
