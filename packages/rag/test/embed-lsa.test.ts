@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { blendEmbedders, createLsaEmbedder, type Embedder } from '@dataplane/rag';
+import { blendEmbedders, createAnalyzer, createLsaEmbedder, loadLsaEmbedder, type Embedder } from '@dataplane/rag';
 import { symmetricEigen, truncatedSvd, type CsrMatrix } from '../src/embed/sparse-svd.js';
 
 const cos = (a: Float32Array, b: Float32Array): number => a.reduce((s, x, i) => s + x * (b[i] as number), 0);
@@ -140,6 +140,23 @@ describe('LSA embedder', () => {
     expect(pairs.terms - plain.terms).toBe(6);
     expect(pairs.id).not.toBe(plain.id);
     await expect(createLsaEmbedder({ corpus: CORPUS, bigrams: -1 })).rejects.toMatchObject({ code: 'RAG_INVALID_ARGUMENT' });
+  });
+
+  it('saves and reopens a model: same id, same vectors; corrupt bytes are typed errors', async () => {
+    const e = await createLsaEmbedder({ corpus: CORPUS, dimensions: 3 });
+    const bytes = e.toBytes();
+    const back = loadLsaEmbedder(bytes);
+    expect(back.id).toBe(e.id);
+    expect(back.terms).toBe(e.terms);
+    expect(back.fittedDocs).toBe(e.fittedDocs);
+    expect(Array.from(back.singularValues)).toEqual(Array.from(e.singularValues));
+    const texts = ['supersonic flow over a wing', 'boundary layer heat transfer', 'zebra'];
+    expect(await back.embed(texts)).toEqual(await e.embed(texts));
+    expect(() => loadLsaEmbedder(bytes.subarray(0, bytes.length - 1))).toThrow(expect.objectContaining({ code: 'RAG_CORRUPT_INDEX' }));
+    expect(() => loadLsaEmbedder(new Uint8Array(40))).toThrow(expect.objectContaining({ code: 'RAG_CORRUPT_INDEX' }));
+    const custom = await createLsaEmbedder({ corpus: CORPUS, dimensions: 2, analyzer: createAnalyzer({ name: 'mine', stem: false }) });
+    expect(() => loadLsaEmbedder(custom.toBytes())).toThrow(expect.objectContaining({ code: 'RAG_INVALID_ARGUMENT' }));
+    expect(loadLsaEmbedder(custom.toBytes(), { analyzer: createAnalyzer({ name: 'mine', stem: false }) }).id).toBe(custom.id);
   });
 
   it('fits on an evenly spaced sample when the corpus exceeds maxDocs', async () => {

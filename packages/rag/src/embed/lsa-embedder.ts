@@ -42,6 +42,78 @@ export interface LsaEmbedder extends Embedder {
   readonly fittedDocs: number;
   /** Singular values of the kept components, descending. */
   readonly singularValues: Float64Array;
+  /** The fitted model as bytes, for {@link loadLsaEmbedder} (no refit needed to reopen an index). */
+  toBytes(): Uint8Array;
+}
+
+/** Options of {@link loadLsaEmbedder}. */
+export interface LoadLsaEmbedderOptions {
+  /** The analyzer, required when the model was fitted with a custom one; by default the saved analyzer name. */
+  analyzer?: Analyzer | undefined;
+  /** Texts embedded per batch between abort checks. @defaultValue 256 */
+  batchSize?: number | undefined;
+}
+
+const MAGIC = 'DPLSA001';
+
+interface SavedHeader {
+  analyzer: string;
+  dimensions: number;
+  fittedDocs: number;
+  pairs: boolean;
+  terms: string[];
+}
+
+/**
+ * Reopens an LSA model saved with {@link LsaEmbedder.toBytes}: same vectors, same `id`.
+ *
+ * @param bytes - the saved model.
+ * @param options - see {@link LoadLsaEmbedderOptions}.
+ * @returns the {@link LsaEmbedder}.
+ * @throws RagError `RAG_CORRUPT_INDEX` when the bytes are not a whole model; `RAG_INVALID_ARGUMENT` when the
+ * model's analyzer is not a built-in one and none is given.
+ * @example
+ * ```ts
+ * import { createLsaEmbedder, loadLsaEmbedder } from '@dataplane/rag';
+ *
+ * const fitted = await createLsaEmbedder({ corpus: ['supersonic flow over a wing', 'heat transfer in a boundary layer'] });
+ * const reopened = loadLsaEmbedder(fitted.toBytes());
+ * // reopened.id === fitted.id
+ * ```
+ * @since 0.2.0
+ */
+export function loadLsaEmbedder(bytes: Uint8Array, options: LoadLsaEmbedderOptions = {}): LsaEmbedder {
+  const corrupt = (why: string): RagError => new RagError('RAG_CORRUPT_INDEX', `not a whole LSA model: ${why}`);
+  if (!(bytes instanceof Uint8Array) || bytes.length < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) throw corrupt('bad magic');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLen = view.getUint32(8, true);
+  if (12 + headerLen > bytes.length) throw corrupt('truncated header');
+  let h: SavedHeader;
+  try {
+    h = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLen))) as SavedHeader;
+  } catch (err) {
+    throw new RagError('RAG_CORRUPT_INDEX', 'not a whole LSA model: unreadable header', { cause: err });
+  }
+  if (!Array.isArray(h.terms) || !Number.isInteger(h.dimensions) || h.dimensions < 1) throw corrupt('bad header');
+  const n = h.terms.length;
+  const k = h.dimensions;
+  const start = Math.ceil((12 + headerLen) / 8) * 8;
+  if (bytes.length !== start + n * 8 + k * 8 + n * k * 4) throw corrupt('truncated or oversized body');
+  const body = bytes.slice(start);
+  const idf = new Float64Array(body.buffer, 0, n);
+  const singularValues = new Float64Array(body.buffer, n * 8, k);
+  const projection = new Float32Array(body.buffer, n * 8 + k * 8, n * k);
+  let analyzer = options.analyzer;
+  if (analyzer === undefined) {
+    try {
+      analyzer = getAnalyzer(h.analyzer);
+    } catch (err) {
+      throw new RagError('RAG_INVALID_ARGUMENT', `the LSA model was fitted with analyzer ${h.analyzer}; pass it as options.analyzer`, { cause: err });
+    }
+  }
+  const termIndex = new Map<string, number>();
+  h.terms.forEach((t, i) => termIndex.set(t, i));
+  return new LsaModel(analyzer, termIndex, idf, projection, k, singularValues, h.fittedDocs, options.batchSize ?? 256, h.pairs);
 }
 
 /**
@@ -56,7 +128,8 @@ export interface LsaEmbedder extends Embedder {
  * this corpus (so a query can match a document that uses related terms) and knows nothing of word order.
  * It is fitted without labels, on the texts it is given, deterministically (seeded randomised SVD, Halko
  * et al. 2011): refitting on the same corpus gives the same model and the same `id`, which is how a
- * reloaded index finds its embedder again. Terms unknown to the model are ignored; a text without known
+ * reloaded index finds its embedder again (or save it with `toBytes()` and reopen it with
+ * {@link loadLsaEmbedder}). Terms unknown to the model are ignored; a text without known
  * terms embeds to the zero vector. Documents added after the fit are folded in, not learnt from: refit
  * when the collection drifts. Fitting costs a few sparse products with the corpus (Cranfield, 1,400
  * abstracts: well under a second).
@@ -210,6 +283,24 @@ class LsaModel implements LsaEmbedder {
     this.dimensions = k;
     this.terms = termIndex.size;
     this.id = `lsa-${k}d-${analyzer.name}-${hashOf(new Uint8Array(projection.buffer, projection.byteOffset, projection.byteLength))}`;
+  }
+
+  toBytes(): Uint8Array {
+    const terms: string[] = [];
+    for (const [term, i] of this.termIndex) terms[i] = term;
+    const header: SavedHeader = { analyzer: this.analyzer.name, dimensions: this.dimensions, fittedDocs: this.fittedDocs, pairs: this.pairs, terms };
+    const json = new TextEncoder().encode(JSON.stringify(header));
+    const start = Math.ceil((12 + json.length) / 8) * 8;
+    const n = terms.length;
+    const k = this.dimensions;
+    const out = new Uint8Array(start + n * 8 + k * 8 + n * k * 4);
+    out.set(new TextEncoder().encode(MAGIC), 0);
+    new DataView(out.buffer).setUint32(8, json.length, true);
+    out.set(json, 12);
+    new Float64Array(out.buffer, start, n).set(this.idf);
+    new Float64Array(out.buffer, start + n * 8, k).set(this.singularValues);
+    new Float32Array(out.buffer, start + n * 8 + k * 8, n * k).set(this.projection);
+    return out;
   }
 
   private one(text: string, tf: Map<number, number>, acc: Float64Array): Float32Array {
