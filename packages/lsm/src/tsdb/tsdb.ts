@@ -535,11 +535,15 @@ export class Tsdb {
     const wFrom = Math.floor(from / W) * W;
     const wTo = Math.floor((to - 1) / W) * W;
     const index = this.chunkIndex;
+    // a complete index has nothing to learn from a scan: then only chunks of the range's windows are looked at
+    const learn = !index.complete(this.chunkSeq);
     const take = (slot: number, ps: ScanPart[], k: Uint8Array, v: Uint8Array): void => {
       const start = chunkKeyStart(k);
+      const inWindows = start >= wFrom && start <= wTo;
+      if (!inWindows && !learn) return;
       const p = chunkPart(chunkKeySeq(k), v);
-      index.add(slot, start, p.order, p.min, p.max);
-      if (start >= wFrom && start <= wTo && p.max >= from && p.min < to) ps.push(p);
+      if (learn) index.add(slot, start, p.order, p.min, p.max);
+      if (inWindows && p.max >= from && p.min < to) ps.push(p);
     };
     for (let attempt = 0; ; attempt++) {
       // a flush that completes while this read awaits moves head points into chunks the engine scans
