@@ -7,7 +7,7 @@
  *   up to 4 in flight); 2 polling relays (batch 256); one consumer with a pg inbox (group commit in 2 lanes, up to 512
  *   events in flight); events/s handled and commit-to-handled latency p50/p99 (from just before COMMIT to the end of
  *   the inbox transaction), plus CPU per 1,000 events of this process, its PostgreSQL backends and Redis.
- * - outbox-e2e-redis-cdc: the same with the CDC relay (createOutboxCdcRelay) publishing instead of the polling relays;
+ * - outbox-e2e-{redis,nats}-cdc: the same with the CDC relay (createOutboxCdcRelay) publishing instead of the polling relays;
  *   needs wal_level=logical (skipped otherwise).
  * Knobs for experiments: OUTBOX_BENCH_RATE, _INFLIGHT, _LANES, _GROUP, _BATCH, _ONSENT=delete.
  */
@@ -277,4 +277,5 @@ export const outboxCases: BenchCase[] = [
   e2eCase('redis'),
   e2eCase('nats'),
   e2eCase('redis', 'cdc'),
+  e2eCase('nats', 'cdc'),
 ];
