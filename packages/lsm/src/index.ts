@@ -43,6 +43,7 @@ export type {
   DbOptions,
   Snapshot,
   IteratorOptions,
+  GetOptions,
   BatchOp,
   WriteBatch,
   LevelStats,

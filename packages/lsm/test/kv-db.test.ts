@@ -215,4 +215,58 @@ describe('openDb', () => {
     expect(await db.get('s0:0')).toBeUndefined();
     expect(await db.get(`s${305 % 7}:305`)).toBeDefined();
   });
+
+  it('getMany reads many keys at one snapshot and a time-range hint skips the tables outside it', async () => {
+    const timeRange = (k: Uint8Array) => {
+      const t = Number(textOf(k).split(':')[1]);
+      return [t, t] as const;
+    };
+    const none: CompactionStrategy = { name: 'none', pick: () => undefined };
+    await using db = await openDb(fresh(), { ...small, timeRange, compaction: none });
+    const keys: string[] = [];
+    for (let w = 0; w < 4; w++) {
+      // one table per window of 100 time units: [w*100, w*100+95]
+      for (let t = w * 100; t < w * 100 + 100; t += 5) {
+        keys.push(`s${t % 7}:${t}`);
+        await db.put(`s${t % 7}:${t}`, `v${t}`);
+      }
+      await db.flush();
+    }
+    expect(db.stats().tables).toBe(4);
+    const asText = (vs: (Uint8Array | undefined)[]) => vs.map((v) => (v === undefined ? undefined : textOf(v)));
+    const all = [...keys, 'absent:150'];
+    const plain = asText(await db.getMany(all));
+    expect(plain).toEqual([...keys.map((k) => `v${k.split(':')[1]}`), undefined]);
+    const one: (string | undefined)[] = [];
+    for (const k of all) one.push(asText([await db.get(k)])[0]);
+    expect(one).toEqual(plain);
+    expect(await db.getMany([])).toEqual([]);
+
+    // hint [300, 399]: the three older tables are skipped once for the whole call, not once per key
+    let before = db.stats().tablesPrunedByTime;
+    const bloomBefore = db.stats().bloomChecks;
+    const hinted = asText(await db.getMany(all, { timeRange: { min: 300, max: 399 } }));
+    expect(db.stats().tablesPrunedByTime - before).toBe(3);
+    expect(hinted).toEqual(all.map((k) => (Number(k.split(':')[1]) >= 300 ? `v${k.split(':')[1]}` : undefined)));
+    // only the one table in range was asked (bloom check per key, at most), never the skipped ones
+    expect(db.stats().bloomChecks - bloomBefore).toBeLessThanOrEqual(all.length);
+    before = db.stats().tablesPrunedByTime;
+    expect(textOf((await db.get('s0:105', { timeRange: { min: 100, max: 100 } }))!)).toBe('v105');
+    expect(await db.get('s0:0', { timeRange: { min: 100, max: 199 } })).toBeUndefined();
+    expect(db.stats().tablesPrunedByTime - before).toBe(6);
+
+    // the memtable is never skipped; a snapshot reads the old value
+    const snap = db.snapshot();
+    await db.put('s0:0', 'new');
+    expect(asText(await db.getMany(['s0:0'], { timeRange: { min: 300, max: 399 } }))).toEqual(['new']);
+    expect(asText(await db.getMany(['s0:0'], { snapshot: snap }))).toEqual(['v0']);
+    snap.release();
+
+    await expect(db.getMany('s0:0' as unknown as string[])).rejects.toMatchObject({ code: 'LSM_INVALID_ARGUMENT' });
+    await expect(db.getMany(['s0:0'], { timeRange: { min: 'a' } as unknown as { min: number; max: number } })).rejects.toMatchObject({ code: 'LSM_INVALID_ARGUMENT' });
+    await expect(db.get('s0:0', { timeRange: null as unknown as { min: number; max: number } })).rejects.toMatchObject({ code: 'LSM_INVALID_ARGUMENT' });
+    await expect(db.getMany([''])).rejects.toMatchObject({ code: 'LSM_INVALID_ARGUMENT' });
+    await db.close();
+    await expect(db.getMany(['s0:0'])).rejects.toMatchObject({ code: 'LSM_CLOSED' });
+  });
 });

@@ -22,6 +22,7 @@ import type {
   Db,
   DbOptions,
   DbStats,
+  GetOptions,
   IteratorOptions,
   Snapshot,
   TableInfo,
@@ -385,18 +386,46 @@ class DbImpl implements Db {
 
   // ---------------------------------------------------------------- reads
 
-  get(key: Bytes | string, opts?: { snapshot?: Snapshot | undefined }): Promise<Bytes | undefined> {
+  get(key: Bytes | string, opts?: GetOptions): Promise<Bytes | undefined> {
     try {
       this.ensureOpen();
       const k = checkKey(key);
       const snap = opts?.snapshot ? this.snapSeq(opts.snapshot) : this.seq;
-      return Promise.resolve(this.getSync(k, snap));
+      const tr = checkTimeRange(opts?.timeRange);
+      return Promise.resolve(this.getSync(k, snap, tr === undefined ? this.order : this.tablesIn(tr)));
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
-  private getSync(k: Buffer, snap: number): Bytes | undefined {
+  getMany(keys: readonly (Bytes | string)[], opts?: GetOptions): Promise<(Bytes | undefined)[]> {
+    try {
+      this.ensureOpen();
+      if (!Array.isArray(keys)) throw new LsmError('LSM_INVALID_ARGUMENT', 'keys must be an array');
+      const ks = keys.map((key) => checkKey(key));
+      const snap = opts?.snapshot ? this.snapSeq(opts.snapshot) : this.seq;
+      const tr = checkTimeRange(opts?.timeRange);
+      const tables = tr === undefined ? this.order : this.tablesIn(tr);
+      const out = new Array<Bytes | undefined>(ks.length);
+      for (let i = 0; i < ks.length; i++) out[i] = this.getSync(ks[i]!, snap, tables);
+      return Promise.resolve(out);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** The tables of the read order whose time range intersects `tr` (tables without one are kept). */
+  private tablesIn(tr: { min: number; max: number }): readonly TableEntry[] {
+    const kept: TableEntry[] = [];
+    for (const t of this.order) {
+      const i = t.info;
+      if (i.minTime !== undefined && i.maxTime !== undefined && (i.maxTime < tr.min || i.minTime > tr.max)) this.s.tablesPrunedByTime++;
+      else kept.push(t);
+    }
+    return kept;
+  }
+
+  private getSync(k: Buffer, snap: number, tables: readonly TableEntry[]): Bytes | undefined {
     const out = this.getOut;
     if (this.mem.get(k, snap, out)) return out.value;
     for (let i = this.imm.length - 1; i >= 0; i--) if (this.imm[i]!.get(k, snap, out)) return out.value;
@@ -405,7 +434,7 @@ class DbImpl implements Db {
     let bestVal: Buffer | undefined;
     let h1 = -1;
     let h2 = 0;
-    for (const t of this.order) {
+    for (const t of tables) {
       const info = t.info;
       if (found && info.maxSeq < bestSeq) break;
       if (info.minSeq > snap) continue;
@@ -463,8 +492,7 @@ class DbImpl implements Db {
     const lte = b(opts.lte, 'lte');
     const limit = opts.limit ?? Infinity;
     if (typeof limit !== 'number' || Number.isNaN(limit) || limit < 0) throw new LsmError('LSM_INVALID_ARGUMENT', 'limit must be a non-negative number');
-    const tr = opts.timeRange;
-    if (tr !== undefined && (typeof tr.min !== 'number' || typeof tr.max !== 'number')) throw new LsmError('LSM_INVALID_ARGUMENT', 'timeRange needs numeric min and max');
+    const tr = checkTimeRange(opts.timeRange);
     const reverse = opts.reverse === true;
     const lower = gte ?? gt;
     const upper = lte ?? lt;
@@ -891,6 +919,14 @@ class DbImpl implements Db {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Validates a read's time-range hint (`undefined` when absent). */
+function checkTimeRange(tr: unknown): { min: number; max: number } | undefined {
+  if (tr === undefined) return undefined;
+  const r = tr as { min?: unknown; max?: unknown } | null;
+  if (typeof r !== 'object' || r === null || typeof r.min !== 'number' || typeof r.max !== 'number') throw new LsmError('LSM_INVALID_ARGUMENT', 'timeRange needs numeric min and max');
+  return { min: r.min, max: r.max };
+}
 
 /** Whether an older version `seq` (the next newer one has `newer`) is visible to some snapshot. */
 function needed(snaps: number[], seq: number, newer: number): boolean {

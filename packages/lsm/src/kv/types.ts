@@ -88,6 +88,32 @@ export interface IteratorOptions {
   signal?: AbortSignal | undefined;
 }
 
+/**
+ * Options of a point read ({@link Db.get}, {@link Db.getMany}).
+ *
+ * @remarks
+ * `timeRange` is a pruning hint: tables whose footer time range (from `DbOptions.timeRange`) does not
+ * intersect `[min, max]` are skipped without a bloom check or a block read, and counted in
+ * `stats().tablesPrunedByTime` (once per table per call). The caller promises that every entry of the
+ * keys it reads (puts and the tombstones that shadow them) lies in tables that intersect the range, as
+ * with a time series chunk whose own time range overlaps `[min, max]`; an entry held only by a skipped
+ * table reads as absent, exactly as the same `timeRange` in {@link IteratorOptions} leaves it out of a
+ * scan. Tables without a time range (no entry had one) are never skipped.
+ *
+ * @example
+ * ```ts
+ * const v = await db.get(key, { timeRange: { min: from, max: to - 1 } });
+ * const vs = await db.getMany([k1, k2], { timeRange: { min: from, max: to - 1 } });
+ * ```
+ * @since 0.1.0
+ */
+export interface GetOptions {
+  /** Read at this snapshot. @defaultValue the latest state */
+  snapshot?: Snapshot | undefined;
+  /** Skip tables whose footer time range does not intersect `[min, max]`. @defaultValue undefined */
+  timeRange?: { min: number; max: number } | undefined;
+}
+
 /** One operation of an atomic batch. @since 0.1.0 */
 export type BatchOp =
   | { type: 'put'; key: Bytes | string; value: Bytes | string }
@@ -237,7 +263,19 @@ export interface CompactionStrategy {
  */
 export interface Db {
   put(key: Bytes | string, value: Bytes | string): Promise<void>;
-  get(key: Bytes | string, opts?: { snapshot?: Snapshot | undefined }): Promise<Bytes | undefined>;
+  /** The value of `key`, or `undefined`; `opts.timeRange` skips tables outside it (see {@link GetOptions}). */
+  get(key: Bytes | string, opts?: GetOptions): Promise<Bytes | undefined>;
+  /**
+   * The values of many keys in one call (`undefined` for an absent key), read at one snapshot, in the
+   * order of `keys`. With `opts.timeRange`, the tables outside the range are set aside once for the
+   * whole call (see {@link GetOptions}).
+   *
+   * @example
+   * ```ts
+   * const [a, b] = await db.getMany(['a', 'b'], { timeRange: { min: 0, max: 1000 } });
+   * ```
+   */
+  getMany(keys: readonly (Bytes | string)[], opts?: GetOptions): Promise<(Bytes | undefined)[]>;
   del(key: Bytes | string): Promise<void>;
   /** A chained batch: `.put()` / `.del()` then `.write()`, atomic. */
   batch(): WriteBatch;

@@ -524,10 +524,11 @@ export class Tsdb {
 
   /**
    * @internal The stored chunks (still encoded) and head points of the selected series that may hold
-   * points in [from, to); decoding is left to the scan. Many series: one engine scan of the metric
-   * with the time range, so tables outside it are never opened. Few series: point lookups of the chunks
-   * the chunk index lists (the tables' bloom filters, in memory, skip the others), or, where the index
-   * is not complete for the range yet, one engine scan per series with the time range.
+   * points in [from, to); decoding is left to the scan. When the chunk index is complete (or covers a
+   * series for the range): one engine multi-get of exactly the chunks it lists, with the time range as
+   * a pruning hint, so tables outside the range are never looked at. Otherwise many series: one engine
+   * scan of the metric with the time range (which also teaches the index); few series: one engine scan
+   * per series with the time range.
    */
   private async readParts(m: MetricIndex, slots: number[], from: number, to: number, signal: AbortSignal | undefined): Promise<Map<number, ScanPart[]>> {
     const W = this.o.chunkWindowMs;
@@ -553,7 +554,7 @@ export class Tsdb {
       for (const s of slots) parts.set(s, []);
       const lookup: number[] = [];
       const complete = index.complete(this.chunkSeq);
-      if (slots.length > 16 && slots.length * 2 > m.all.size) {
+      if (!complete && slots.length > 16 && slots.length * 2 > m.all.size) {
         for await (const [k, v] of this.db.iterator({ gte: m.prefix, lt: prefixEnd(m.prefix), timeRange, signal })) {
           const slot = this.byId.get(chunkKeyId(k));
           const ps = slot === undefined ? undefined : parts.get(slot);
@@ -576,25 +577,28 @@ export class Tsdb {
       if (this.s.flushes !== flushes && attempt < 3) continue;
       aborted(signal);
       const pairs: number[] = [];
-      const gets: Promise<Uint8Array | undefined>[] = [];
+      const keys: Uint8Array[] = [];
       const owners: number[] = [];
       for (const slot of lookup) {
         pairs.length = 0;
         index.overlapping(slot, wFrom, wTo, from, to, pairs);
         const id = this.series[slot]!.idBytes;
         for (let i = 0; i < pairs.length; i += 2) {
-          gets.push(this.db.get(chunkKey(m.prefix, id, pairs[i]!, pairs[i + 1]!)));
+          keys.push(chunkKey(m.prefix, id, pairs[i]!, pairs[i + 1]!));
           owners.push(slot, pairs[i]!, pairs[i + 1]!);
         }
       }
+      // one multi-get at one snapshot; every listed chunk has a point in the range, so the tables
+      // holding it do too, and the engine skips the tables outside the range (counted as pruned)
+      const gets = keys.length > 0 ? this.db.getMany(keys, { timeRange }) : undefined;
       for (const slot of slots) {
         if (this.head.count(slot) === 0) continue;
         const h = this.head.read(slot);
         const d = sortDedup(h.ts, h.vs);
         if (d.ts.length > 0 && d.ts[d.ts.length - 1]! >= from && d.ts[0]! < to) parts.get(slot)!.push(pointsPart(Infinity, d.ts, d.vs));
       }
-      if (gets.length > 0) {
-        const got = await Promise.all(gets);
+      if (gets !== undefined) {
+        const got = await gets;
         const cutoff = Number.isFinite(this.o.retentionMs) ? this.o.clock() - this.o.retentionMs : -Infinity;
         for (let i = 0; i < got.length; i++) {
           const slot = owners[i * 3]!;
