@@ -9,7 +9,7 @@
  *   the inbox transaction), plus CPU per 1,000 events of this process, its PostgreSQL backends and Redis.
  * - outbox-e2e-{redis,nats}-cdc: the same with the CDC relay (createOutboxCdcRelay) publishing instead of the polling relays;
  *   needs wal_level=logical (skipped otherwise).
- * Knobs for experiments: OUTBOX_BENCH_RATE, _INFLIGHT, _LANES, _GROUP, _BATCH, _ONSENT=delete.
+ * Knobs for experiments: OUTBOX_BENCH_RATE, _INFLIGHT, _LANES, _GROUP, _BATCH, _RELAYS, _ONSENT=delete.
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -171,6 +171,7 @@ function e2eCase(kind: 'redis' | 'nats', publisher: 'polling' | 'cdc' = 'polling
       const lanes = Number(process.env.OUTBOX_BENCH_LANES ?? 2);
       const group = Number(process.env.OUTBOX_BENCH_GROUP ?? 128);
       const batch = Number(process.env.OUTBOX_BENCH_BATCH ?? 256);
+      const relayCount = Number(process.env.OUTBOX_BENCH_RELAYS ?? 2);
       const onSent = process.env.OUTBOX_BENCH_ONSENT === 'delete' ? 'delete' : 'mark';
       const e = await env(kind);
       try {
@@ -195,8 +196,16 @@ function e2eCase(kind: 'redis' | 'nats', publisher: 'polling' | 'cdc' = 'polling
           if (r === 'handled') lat.push(performance.now() - commitAt[(ev.payload as { k: number }).k]!);
           return r;
         };
+        // publish-call durations (the PubAck round trips a relay waits for), NATS and Redis alike
+        const pubMs: number[] = [];
+        const pub = e.transport.publish.bind(e.transport);
+        e.transport.publish = async (evs, o) => {
+          const t = performance.now();
+          await pub(evs, o);
+          pubMs.push(performance.now() - t);
+        };
         await consumer.start();
-        const relays = publisher === 'cdc' ? [] : [0, 1].map(() => new PollingRelay({ store, transport: e.transport, batchSize: batch, pollIntervalMs: 5 }));
+        const relays = publisher === 'cdc' ? [] : Array.from({ length: relayCount }, () => new PollingRelay({ store, transport: e.transport, batchSize: batch, pollIntervalMs: 5 }));
         await Promise.all(relays.map((r) => r.start()));
         // the CDC relay (one reader of the slot) publishes from the WAL instead of the two polling relays
         const cdc = publisher === 'cdc' ? createOutboxCdcRelay({ connectionString: PGURL, slot: e.schema, publication: `${e.schema}_pub`, table: store.table, transport: e.transport }) : undefined;
@@ -258,7 +267,13 @@ function e2eCase(kind: 'redis' | 'nats', publisher: 'polling' | 'cdc' = 'polling
           await e.pool.query('delete from public.dataplane_cdc_slots where slot = $1', [e.schema]).catch(() => {});
         }
         const samples = lat;
-        ctx.report({ metric: 'end-to-end handled', unit: 'events/s', higherIsBetter: true, ours: consumer.stats().handled / secs, peers: {}, notes: { publisher, targetRate: rate, producedPerSec: Math.round(total / produceSecs), events: total, relays: 2, relayBatch: batch, onSent, inboxMaxGroupSize: group, consumerMaxInFlight: inflight, inboxLanes: lanes, inboxTransactions: inbox.stats().transactions, inboxMaxGroup: inbox.stats().maxGroup, relayBatches: relays.reduce((n, r) => n + r.stats().batches, 0), ...cpu, ...atEnd } });
+        // NATS: how many PubAck rounds each publish call took (strictOrder), and what the subscriber saw
+        const ts = e.transport instanceof NatsJetStreamTransport ? e.transport.stats() : undefined;
+        const natsNotes: Record<string, number> = ts === undefined ? {} : {
+          natsPublishCalls: ts.publishBatches, natsRoundsPerCall: Math.round((ts.publishRounds / Math.max(1, ts.publishBatches)) * 100) / 100,
+          natsEventsPerCall: Math.round(ts.published / Math.max(1, ts.publishBatches)), natsPublishFailures: ts.publishFailures, natsDelivered: ts.delivered,
+        };
+        ctx.report({ metric: 'end-to-end handled', unit: 'events/s', higherIsBetter: true, ours: consumer.stats().handled / secs, peers: {}, notes: { publisher, targetRate: rate, producedPerSec: Math.round(total / produceSecs), events: total, relays: publisher === 'cdc' ? 0 : relayCount, relayBatch: batch, onSent, inboxMaxGroupSize: group, consumerMaxInFlight: inflight, inboxLanes: lanes, inboxTransactions: inbox.stats().transactions, inboxMaxGroup: inbox.stats().maxGroup, relayBatches: relays.reduce((n, r) => n + r.stats().batches, 0), ...cpu, ...atEnd, ...natsNotes, publishCallP50Ms: Math.round(percentile(pubMs, 50) * 10) / 10, publishCallP99Ms: Math.round(percentile(pubMs, 99) * 10) / 10 } });
         ctx.report({ metric: 'commit-to-handled p50', unit: 'ms', higherIsBetter: false, ours: percentile(samples, 50), peers: {} });
         ctx.report({ metric: 'commit-to-handled p99', unit: 'ms', higherIsBetter: false, ours: percentile(samples, 99), peers: {} });
       } finally {
