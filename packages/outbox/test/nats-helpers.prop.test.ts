@@ -1,9 +1,9 @@
-/** The NATS transport's helpers against simple models: the subscriber's FIFO and the publisher's rounds. */
+/** The NATS transport's helpers against simple models: the subscriber's FIFO and the publisher's rounds and chains. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createEvent, type OutboxEvent } from '@dataplane/outbox';
 import { Fifo } from '../src/adapters/nats/fifo.js';
-import { splitRounds } from '../src/adapters/nats/rounds.js';
+import { chainAfter, splitRounds } from '../src/adapters/nats/rounds.js';
 
 describe('Fifo (NATS subscriber queue)', () => {
   it('behaves like an array used as a queue', () => {
@@ -59,6 +59,31 @@ describe('splitRounds (NATS strict per-aggregate order)', () => {
         expect(perAgg(flat)).toEqual(perAgg(batch));
         const most = Math.max(0, ...[...perAgg(batch).values()].map((v) => v.length));
         expect(rounds.length).toBe(most);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('chainAfter (NATS strict per-aggregate order, pipelined)', () => {
+  it("points each event at its aggregate's previous event in the batch; depth is the longest chain (= splitRounds' rounds)", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom('order', 'user'), fc.integer({ min: 0, max: 6 })), { maxLength: 80 }), (spec) => {
+        const batch: OutboxEvent[] = spec.map(([t, a], i) => createEvent({ aggregateType: t, aggregateId: `a${a}`, type: 'T', payload: i }));
+        const { after, depth } = chainAfter(batch);
+        expect(after.length).toBe(batch.length);
+        // model: a linear scan for the nearest earlier event of the same aggregate
+        for (let i = 0; i < batch.length; i++) {
+          let prev = -1;
+          for (let j = i - 1; j >= 0; j--) {
+            if (batch[j]!.aggregateType === batch[i]!.aggregateType && batch[j]!.aggregateId === batch[i]!.aggregateId) {
+              prev = j;
+              break;
+            }
+          }
+          expect(after[i]).toBe(prev);
+        }
+        expect(depth).toBe(splitRounds(batch).length);
       }),
       { numRuns: 300 },
     );

@@ -82,6 +82,40 @@ describe('NatsJetStreamTransport publish', () => {
     });
   }
 
+  it('a batch of one aggregate, and of a few hot aggregates among many, is stored in batch order per aggregate', async () => {
+    const { t, stream } = fresh();
+    const one = events(120, 1);
+    await t.publish(one);
+    expect(await storedIds(stream)).toEqual(one.map((e) => e.id));
+    const mixed = [...events(200, 100), ...events(60, 3, 'acct')];
+    await t.publish(mixed);
+    const stored = (await storedIds(stream)).slice(one.length);
+    expect([...stored].sort()).toEqual(mixed.map((e) => e.id).sort());
+    for (const agg of new Set(mixed.map((e) => e.aggregateId))) {
+      const ids = mixed.filter((e) => e.aggregateId === agg).map((e) => e.id);
+      expect(stored.filter((id) => ids.includes(id))).toEqual(ids);
+    }
+    expect(t.stats()).toMatchObject({ publishBatches: 2, publishRounds: 120 + 22, publishFailures: 0 });
+    await t.close();
+  });
+
+  it('a refused event in the middle of a chain keeps the rest of its aggregate out, other aggregates go on', async () => {
+    const { t, stream, prefix } = fresh();
+    const jsm = await nc.jetstreamManager();
+    await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`], max_msg_size: 2048 });
+    const a = events(6, 1);
+    const big = createEvent({ aggregateType: 'acct', aggregateId: 'a0', type: 'Big', payload: { pad: 'x'.repeat(4096) } });
+    const after = events(4, 1);
+    const others = Array.from({ length: 20 }, (_, i) => createEvent({ aggregateType: 'acct', aggregateId: `b${i}`, type: 'Small', payload: {} }));
+    const err = await t.publish([...a, big, ...after, ...others]).catch((e: unknown) => e);
+    expect(OutboxError.is(err, 'OUTBOX_PUBLISH_FAILED')).toBe(true);
+    const stored = await storedIds(stream);
+    for (const e of after) expect(stored).not.toContain(e.id);
+    // the chain before the refused event went out in order
+    expect(stored.filter((id) => a.some((e) => e.id === id))).toEqual(a.map((e) => e.id));
+    await t.close();
+  });
+
   it('without strictOrder a batch goes out whole, in order', async () => {
     const { t, stream } = fresh({ strictOrder: false });
     const evs = events(300, 7);

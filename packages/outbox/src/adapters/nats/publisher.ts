@@ -17,6 +17,10 @@ export interface CorePublisherConnection {
 }
 
 interface Batch {
+  msgs: readonly PubMsg[];
+  /** `next[i]`: the message sent once message i is acknowledged, or -1. Undefined: everything went out at once. */
+  next: Int32Array | undefined;
+  base: string;
   remaining: number;
   acked: Uint8Array;
   resolve: () => void;
@@ -53,7 +57,8 @@ function msgIdHeader(msgId: string): { encode(): Uint8Array } {
  * Guarantees are those of `js.publish`: a batch resolves only when the stream acknowledged (stored or recognised as
  * a duplicate by `Nats-Msg-Id`) every message; an error PubAck, a no-responders status (no stream captures the
  * subject), a timeout, an abort or a closed connection rejects it. Messages leave in call order on one connection,
- * so the stream stores them in that order.
+ * so the stream stores them in that order; a message given a predecessor (`after`) leaves when the predecessor's
+ * PubAck arrived, and never once the batch has failed.
  *
  * @example
  * ```ts
@@ -83,31 +88,49 @@ export class PubAckPipeline {
     return this.#batches.size;
   }
 
-  /** Publishes all messages; resolves when the stream acknowledged every one. */
-  publish(msgs: readonly PubMsg[], signal?: AbortSignal): Promise<void> {
+  /**
+   * Publishes all messages; resolves when the stream acknowledged every one.
+   *
+   * `after[i]`, when given, is the index of an earlier message that the stream must have acknowledged before message
+   * i is sent (-1: none); it must be smaller than i. Those messages go out from the PubAck handler as their
+   * predecessors are acknowledged; once the batch has failed, none of them is sent.
+   */
+  publish(msgs: readonly PubMsg[], signal?: AbortSignal, after?: Int32Array): Promise<void> {
     if (this.#closed) return Promise.reject(new OutboxError('OUTBOX_CLOSED', 'transport is closed'));
     if (msgs.length === 0) return Promise.resolve();
     if (signal?.aborted === true) return Promise.reject(new OutboxError('OUTBOX_ABORTED', 'publish aborted'));
     this.#sub ??= this.#nc.subscribe(`${this.#prefix}.>`, { callback: (err: unknown, m: NatsMsgLike) => this.#onReply(err, m) }) as NatsSubscriptionLike;
     const id = this.#next++;
     return new Promise<void>((resolve, reject) => {
-      const b: Batch = { remaining: msgs.length, acked: new Uint8Array(msgs.length), resolve, reject, timer: undefined, onAbort: undefined, signal };
+      const base = `${this.#prefix}.${id}.`;
+      let next: Int32Array | undefined;
+      if (after !== undefined) {
+        next = new Int32Array(msgs.length).fill(-1);
+        for (let i = 0; i < msgs.length; i++) {
+          const d = after[i]!;
+          if (d >= 0) next[d] = i;
+        }
+      }
+      const b: Batch = { msgs, next, base, remaining: msgs.length, acked: new Uint8Array(msgs.length), resolve, reject, timer: undefined, onAbort: undefined, signal };
       this.#batches.set(id, b);
       b.timer = setTimeout(() => this.#fail(id, new OutboxError('OUTBOX_PUBLISH_FAILED', `JetStream PubAck timeout after ${this.#timeoutMs} ms`, { retryable: true })), this.#timeoutMs);
       if (signal !== undefined) {
         b.onAbort = () => this.#fail(id, new OutboxError('OUTBOX_ABORTED', 'publish aborted'));
         signal.addEventListener('abort', b.onAbort, { once: true });
       }
-      const base = `${this.#prefix}.${id}.`;
       try {
         for (let i = 0; i < msgs.length; i++) {
-          const m = msgs[i]!;
-          this.#nc.publish(m.subject, m.data, { reply: base + i, headers: msgIdHeader(m.msgId) });
+          if (after === undefined || after[i]! < 0) this.#send(b, i);
         }
       } catch (err) {
         this.#fail(id, new OutboxError('OUTBOX_PUBLISH_FAILED', `JetStream publish failed: ${(err as Error).message}`, { cause: err, retryable: true }));
       }
     });
+  }
+
+  #send(b: Batch, i: number): void {
+    const m = b.msgs[i]!;
+    this.#nc.publish(m.subject, m.data, { reply: b.base + i, headers: msgIdHeader(m.msgId) });
   }
 
   #onReply(err: unknown, m: NatsMsgLike): void {
@@ -146,6 +169,15 @@ export class PubAckPipeline {
     if (--b.remaining === 0) {
       this.#settle(id, b);
       b.resolve();
+      return;
+    }
+    const j = b.next === undefined ? -1 : b.next[i]!;
+    if (j >= 0) {
+      try {
+        this.#send(b, j);
+      } catch (e) {
+        this.#fail(id, new OutboxError('OUTBOX_PUBLISH_FAILED', `JetStream publish failed: ${(e as Error).message}`, { cause: e, retryable: true }));
+      }
     }
   }
 

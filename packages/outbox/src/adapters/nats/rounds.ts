@@ -23,3 +23,32 @@ export function splitRounds(events: readonly OutboxEvent[]): (readonly OutboxEve
   }
   return rounds.length === 1 ? [events] : rounds;
 }
+
+/**
+ * For each event of a batch, the index of the previous event of the same aggregate in the batch (-1 for an
+ * aggregate's first), and the number of events of the aggregate with the most events (the longest chain, which is
+ * what {@link splitRounds} returns as its number of rounds). The pipelined publisher sends an event once its
+ * predecessor was acknowledged, so an aggregate's chain waits for its own PubAcks only, not for a whole round.
+ *
+ * @example
+ * ```ts
+ * chainAfter([a1, b1, a2]); // { after: Int32Array [-1, -1, 0], depth: 2 }
+ * ```
+ * @internal
+ */
+export function chainAfter(events: readonly OutboxEvent[]): { after: Int32Array; depth: number } {
+  const last = new Map<string, number>();
+  const count = new Map<string, number>();
+  const after = new Int32Array(events.length);
+  let depth = 0;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    const key = `${e.aggregateType}\u0000${e.aggregateId}`;
+    after[i] = last.get(key) ?? -1;
+    last.set(key, i);
+    const c = (count.get(key) ?? 0) + 1;
+    count.set(key, c);
+    if (c > depth) depth = c;
+  }
+  return { after, depth };
+}
