@@ -163,7 +163,9 @@ describe('tsdb', () => {
     // 20 series, all keys of the metric: the chunk index (complete: every chunk was written by this
     // process) lists the chunks, and the engine multi-get skips the tables outside the range.
     const sel = { metric: 'm', from: 2 * 24 * H + 3 * H, to: 2 * 24 * H + 5 * H };
+    let blooms = db.stats().db.bloomChecks;
     const q = await all(db, sel);
+    expect(db.stats().db.bloomChecks).toBeGreaterThan(blooms); // point lookups, not a scan
     expect(q.length).toBe(20);
     expect(Array.from(q[0]!.values)).toEqual(new Array<number>(12).fill(2));
     // Only day 2's table (and no other chunk table) was read; the 5 other day tables were pruned.
@@ -174,10 +176,21 @@ describe('tsdb', () => {
     db = await openTsdb(dir, opts);
     for (let i = 0; i < 2; i++) {
       const b = db.stats().db.tablesPrunedByTime;
+      blooms = db.stats().db.bloomChecks;
       const byId = (rs: typeof q) => [...rs].sort((x, y) => (String(x.id) < String(y.id) ? -1 : 1));
       expect(byId(await all(db, sel))).toEqual(byId(q));
       expect(db.stats().db.tablesPrunedByTime - b).toBeGreaterThanOrEqual(5);
+      if (i === 0) expect(db.stats().db.bloomChecks).toBe(blooms); // the scan
+      else expect(db.stats().db.bloomChecks).toBeGreaterThan(blooms); // the chunks it learnt, looked up
     }
+    // a range that needs most of the series' known chunks: one scan of the metric, still pruned
+    const b = db.stats().db.tablesPrunedByTime;
+    blooms = db.stats().db.bloomChecks;
+    const day = await all(db, { metric: 'm', from: 2 * 24 * H, to: 3 * 24 * H });
+    expect(day.length).toBe(20);
+    expect(Array.from(day[0]!.values)).toEqual(new Array<number>(144).fill(2));
+    expect(db.stats().db.bloomChecks).toBe(blooms);
+    expect(db.stats().db.tablesPrunedByTime - b).toBeGreaterThanOrEqual(5);
     now = 7 * 24 * H; // cutoff = day 4
     const dropped = await db.applyRetention();
     expect(dropped).toBe(4);

@@ -102,6 +102,11 @@ export class ChunkIndex {
     return false;
   }
 
+  /** Number of chunks known for the slot. */
+  count(slot: number): number {
+    return (this.entries[slot]?.length ?? 0) / 4;
+  }
+
   /** Appends to `out` the (start, seq) of every known chunk of the slot with a point time in `[from, to)`. */
   overlapping(slot: number, wFrom: number, wTo: number, from: number, to: number, out: number[]): void {
     const e = this.entries[slot];

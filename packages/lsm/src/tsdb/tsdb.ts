@@ -526,9 +526,11 @@ export class Tsdb {
    * @internal The stored chunks (still encoded) and head points of the selected series that may hold
    * points in [from, to); decoding is left to the scan. When the chunk index is complete (or covers a
    * series for the range): one engine multi-get of exactly the chunks it lists, with the time range as
-   * a pruning hint, so tables outside the range are never looked at. Otherwise many series: one engine
-   * scan of the metric with the time range (which also teaches the index); few series: one engine scan
-   * per series with the time range.
+   * a pruning hint, so tables outside the range are never looked at, except for many series (more than
+   * 16 and more than half the metric) whose range needs more than half of their known chunks: then one
+   * engine scan of the metric with the time range (it decodes each block once). Where the index is not
+   * complete: many series, one scan of the metric with the time range (which also teaches the index);
+   * few series, one engine scan per series with the time range.
    */
   private async readParts(m: MetricIndex, slots: number[], from: number, to: number, signal: AbortSignal | undefined): Promise<Map<number, ScanPart[]>> {
     const W = this.o.chunkWindowMs;
@@ -554,7 +556,25 @@ export class Tsdb {
       for (const s of slots) parts.set(s, []);
       const lookup: number[] = [];
       const complete = index.complete(this.chunkSeq);
-      if (!complete && slots.length > 16 && slots.length * 2 > m.all.size) {
+      const pairs: number[] = [];
+      let scan = false;
+      if (slots.length > 16 && slots.length * 2 > m.all.size) {
+        if (!complete && !slots.every((slot) => index.covers(slot, from, to))) scan = true;
+        else {
+          // a multi-get decodes a table block per chunk, a scan each block once: when the range needs
+          // most of the series' known chunks (a long range), one scan of the metric is cheaper
+          let listed = 0;
+          let known = 0;
+          for (const slot of slots) {
+            pairs.length = 0;
+            index.overlapping(slot, wFrom, wTo, from, to, pairs);
+            listed += pairs.length / 2;
+            known += index.count(slot);
+          }
+          scan = listed * 2 > known;
+        }
+      }
+      if (scan) {
         for await (const [k, v] of this.db.iterator({ gte: m.prefix, lt: prefixEnd(m.prefix), timeRange, signal })) {
           const slot = this.byId.get(chunkKeyId(k));
           const ps = slot === undefined ? undefined : parts.get(slot);
@@ -576,7 +596,6 @@ export class Tsdb {
       }
       if (this.s.flushes !== flushes && attempt < 3) continue;
       aborted(signal);
-      const pairs: number[] = [];
       const keys: Uint8Array[] = [];
       const owners: number[] = [];
       for (const slot of lookup) {
