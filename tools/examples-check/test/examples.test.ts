@@ -1,7 +1,7 @@
 /**
  * Every `@example` in the packages' sources is code a user will paste: it must compile against the published
  * types. This test extracts each fenced ```ts block from the TSDoc `@example` tags under packages/<pkg>/src, writes
- * them as modules into a scratch folder inside the repository (so `@dataplane/*` resolves through the workspace
+ * them (except those of `@internal` declarations, which are not published) as modules into a scratch folder inside the repository (so `@dataplane/*` resolves through the workspace
  * links to the built `dist` types), and runs `tsc` over all of them. Needs the packages built.
  */
 import { execFileSync } from 'node:child_process';
@@ -37,7 +37,13 @@ export function examplesOf(file: string): Example[] {
   const found: Example[] = [];
   const seen = new Set<number>();
   const visit = (node: ts.Node) => {
-    for (const tag of ts.getJSDocTags(node)) {
+    const tags = ts.getJSDocTags(node);
+    // an @internal declaration is not published, so its example cannot be compiled against the package
+    if (tags.some((t) => t.tagName.text === 'internal')) {
+      ts.forEachChild(node, visit);
+      return;
+    }
+    for (const tag of tags) {
       if (tag.tagName.text !== 'example' || seen.has(tag.pos)) continue;
       seen.add(tag.pos);
       const comment = typeof tag.comment === 'string' ? tag.comment : ts.getTextOfJSDocComment(tag.comment) ?? '';

@@ -1,6 +1,6 @@
 /**
  * A first-in first-out queue with O(1) push and shift (a growing array with a head index, compacted when half
- * of it has been consumed). @internal
+ * of it has been consumed).
  *
  * @example
  * ```ts
@@ -8,6 +8,7 @@
  * q.push(1); q.push(2);
  * q.shift(); // 1
  * ```
+ * @internal
  */
 export class Fifo<T> {
   #items: (T | undefined)[] = [];

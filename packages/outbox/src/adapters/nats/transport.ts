@@ -298,7 +298,15 @@ export class NatsJetStreamTransport implements Transport {
    *
    * @example
    * ```ts
+   * import { connect } from 'nats';
+   * import { NatsJetStreamTransport } from '@dataplane/outbox/nats';
+   *
+   * const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
+   * const transport = new NatsJetStreamTransport({ connection: nc });
    * const { published, publishRounds, delivered, acked, queued } = transport.stats();
+   * console.log({ published, publishRounds, delivered, acked, queued });
+   * await transport.close();
+   * await nc.close();
    * ```
    */
   stats(): NatsJetStreamTransportStats {
