@@ -102,8 +102,13 @@ export interface IteratorOptions {
  *
  * @example
  * ```ts
- * const v = await db.get(key, { timeRange: { min: from, max: to - 1 } });
- * const vs = await db.getMany([k1, k2], { timeRange: { min: from, max: to - 1 } });
+ * import { openDb } from '@dataplane/lsm';
+ *
+ * await using db = await openDb('./data');
+ * const [from, to] = [Date.now() - 3_600_000, Date.now()];
+ * const v = await db.get('series-1/chunk-7', { timeRange: { min: from, max: to - 1 } });
+ * const vs = await db.getMany(['series-1/chunk-7', 'series-2/chunk-7'], { timeRange: { min: from, max: to - 1 } });
+ * console.log(v, vs);
  * ```
  * @since 0.1.0
  */
@@ -272,7 +277,11 @@ export interface Db {
    *
    * @example
    * ```ts
+   * import { openDb } from '@dataplane/lsm';
+   *
+   * await using db = await openDb('./data');
    * const [a, b] = await db.getMany(['a', 'b'], { timeRange: { min: 0, max: 1000 } });
+   * console.log(a, b);
    * ```
    */
   getMany(keys: readonly (Bytes | string)[], opts?: GetOptions): Promise<(Bytes | undefined)[]>;
