@@ -5,7 +5,10 @@ import { createEndpointSet, createPicker, createRng, random, slowStartFactor, we
 const NUM_RUNS = Number(process.env.FC_NUM_RUNS ?? 100);
 
 describe('weights', () => {
-  it('EDF serves each endpoint within 2 picks of its exact weighted share at every prefix', () => {
+  // With random start offsets in [0, 1/w), endpoint i has n_i(t) picks by virtual time t with |n_i(t) - t*w_i| <= 1,
+  // so after k picks (k within m of t*W, m endpoints) |n_i - k*w_i/W| <= 1 + m*w_i/W. A flat bound of 2 is not a
+  // theorem: weights [11,1,1,1,1,2,1,2,1,2] reach 2.09 after 27 picks with some offsets.
+  it('EDF serves each endpoint within 1 + m*w/W picks of its exact weighted share at every prefix', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 12 }), fc.integer(), (ws, seed) => {
         const set = createEndpointSet();
@@ -15,7 +18,7 @@ describe('weights', () => {
         const counts = new Array<number>(ws.length).fill(0);
         for (let k = 1; k <= total * 3; k++) {
           counts[Number(picker.pick()!.id.slice(1))]!++;
-          for (let i = 0; i < ws.length; i++) expect(Math.abs(counts[i]! - (k * ws[i]!) / total)).toBeLessThanOrEqual(2);
+          for (let i = 0; i < ws.length; i++) expect(Math.abs(counts[i]! - (k * ws[i]!) / total)).toBeLessThanOrEqual(1 + (ws.length * ws[i]!) / total + 1e-9);
         }
       }),
       { numRuns: NUM_RUNS },
