@@ -7,6 +7,8 @@ import type { DeliveryHandler, SubscribeOptions, Subscription, Transport } from 
 export interface RedisLike {
   call(command: string, ...args: Array<string | number>): Promise<unknown>;
   pipeline(commands: Array<Array<string | number>>): { exec(): Promise<Array<[Error | null, unknown]> | null> };
+  /** MULTI/EXEC of the commands (publish stores a batch atomically). */
+  multi(commands: Array<Array<string | number>>): { exec(): Promise<Array<[Error | null, unknown]> | null> };
   duplicate(): RedisLike;
   quit(): Promise<unknown>;
 }
@@ -36,7 +38,7 @@ export interface RedisStreamsTransportOptions {
 type Entry = [string, string[] | null];
 
 /**
- * Redis Streams transport (ioredis). `publish` pipelines XADDs and resolves when Redis replied to all of them;
+ * Redis Streams transport (ioredis). `publish` sends a batch's XADDs in one MULTI/EXEC (stored whole or not at all) and resolves when Redis replied;
  * `subscribe` reads with a consumer group, acknowledges (XACK) after the handler resolved, first re-reads its own
  * pending entries after a restart and takes over other consumers' entries idle longer than `claimIdleMs` (XAUTOCLAIM).
  * A subscriber reads ahead: it keeps up to `maxInFlight` handlers running across reads (handlers start in stream
@@ -85,7 +87,10 @@ export class RedisStreamsTransport implements Transport {
     const cmds = events.map((e) => ['xadd', this.streamOf(e.aggregateType, e.aggregateId), ...trimArgs, '*', 'e', encodeEvent(e)]);
     let res: Array<[Error | null, unknown]> | null;
     try {
-      res = await this.#o.client.pipeline(cmds).exec();
+      // MULTI/EXEC, not a bare pipeline: the batch is stored whole or not at all. With a pipeline, a command refused
+      // while Redis restarts (LOADING) could fail while a later event of the same aggregate was stored, and the
+      // relay's retry would then append the earlier event after it (a per-aggregate order violation).
+      res = await this.#o.client.multi(cmds).exec();
     } catch (err) {
       throw new OutboxError('OUTBOX_TRANSPORT_UNAVAILABLE', 'redis XADD failed', { cause: err, retryable: true });
     }
