@@ -1,7 +1,8 @@
 import { inflateRawSync } from 'node:zlib';
 import type { BitReader, BitWriter } from './bit-stream.js';
 
-const POW10 = [1, 10, 100, 1000, 1e4, 1e5, 1e6];
+/** @internal Powers of ten for the decimal scales 0..6. */
+export const POW10 = [1, 10, 100, 1000, 1e4, 1e5, 1e6];
 const LIMIT = 2 ** 50;
 
 /**
@@ -54,7 +55,8 @@ function writeSigned(w: BitWriter, x: number): void {
   w.writeWide(m, len);
 }
 
-function readSigned(r: BitReader): number {
+/** @internal Reads a signed integer written by `writeSigned` (sign bit, 6-bit length, magnitude). */
+export function readSigned(r: BitReader): number {
   const h = r.read(7);
   const len = h & 63;
   if (len > 53) throw new RangeError('corrupt packed integer');

@@ -1,7 +1,7 @@
 import { LsmError } from '../errors.js';
 import { BitReader } from './bit-stream.js';
 import { CHUNK_HEADER, CODEC_GORILLA, CODEC_PACKED, MAX_CHUNK_POINTS, decodeChunk } from './chunk.js';
-import { packedDecode } from './decimal-codec.js';
+import { POW10, packedDecode, readSigned } from './decimal-codec.js';
 import { gorillaDecode } from './gorilla.js';
 import type { TsdbAggregation, ValueFilter } from './types.js';
 
@@ -85,17 +85,6 @@ export function decodeInto(c: Uint8Array, s: Scratch): { ts: Float64Array; vs: F
   }
   if (s.ts[0] !== dv.getFloat64(5, true) || s.ts[n - 1] !== dv.getFloat64(13, true)) throw new LsmError('LSM_CORRUPT_BLOCK', 'chunk header time range does not match its points');
   return { ts: s.ts, vs: s.vs, n };
-}
-
-const POW10 = [1, 10, 100, 1000, 1e4, 1e5, 1e6];
-
-/** A signed integer of the packed codec: sign bit, 6-bit length, magnitude. */
-function readSigned(r: BitReader): number {
-  const h = r.read(7);
-  const len = h & 63;
-  if (len > 53) throw new RangeError('corrupt packed integer');
-  const m = r.readWide(len);
-  return h & 64 ? -m : m;
 }
 
 /** Frames of the packed codec holding `xs[0, need)` of `n` (whole frames: at most 127 more). */
