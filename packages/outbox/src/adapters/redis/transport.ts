@@ -11,6 +11,13 @@ export interface RedisLike {
   multi(commands: Array<Array<string | number>>): { exec(): Promise<Array<[Error | null, unknown]> | null> };
   duplicate(): RedisLike;
   quit(): Promise<unknown>;
+  /**
+   * Connection events (ioredis emits `close` when a connection is lost). A subscriber listens for `close` on its
+   * reading connection: a read whose connection was lost while it was under way may have been re-sent by the client
+   * after reconnecting (ioredis `autoResendUnfulfilledCommands`), its first delivery lost; the subscriber then
+   * re-reads its own pending entries instead. A client without `on` gets no such protection.
+   */
+  on?(event: 'close', listener: () => void): unknown;
 }
 
 /** Options of {@link RedisStreamsTransport}. */
@@ -36,6 +43,9 @@ export interface RedisStreamsTransportOptions {
 }
 
 type Entry = [string, string[] | null];
+
+const reconnected = (): OutboxError =>
+  new OutboxError('OUTBOX_TRANSPORT_UNAVAILABLE', 'redis connection lost during a read: re-reading own pending entries', { retryable: true });
 
 /**
  * Redis Streams transport (ioredis). `publish` sends a batch's XADDs in one MULTI/EXEC (stored whole or not at all) and resolves when Redis replied;
@@ -109,6 +119,9 @@ export class RedisStreamsTransport implements Transport {
     const group = options.group;
     const consumer = options.consumer ?? `c-${Math.random().toString(36).slice(2, 10)}`;
     const conn = this.#o.client.duplicate();
+    // counts lost connections of the reading connection: a read that straddles one is not trusted (see the loop)
+    let lost = 0;
+    conn.on?.('close', () => lost++);
     const ctrl = new AbortController();
     options.signal?.addEventListener('abort', () => ctrl.abort(), { once: true });
     const count = this.#o.readCount ?? 128;
@@ -233,7 +246,9 @@ export class RedisStreamsTransport implements Transport {
           if (!ownPending && now >= nextClaim) {
             nextClaim = now + Math.max(100, idle / 2);
             for (const k of keys) {
+              const before = lost;
               const r = (await conn.call('XAUTOCLAIM', k, group, consumer, idle, '0-0', 'COUNT', count)) as [string, Entry[], string[]?];
+              if (lost !== before) throw reconnected();
               if (r[1].length > 0) dispatch(k, r[1]);
             }
           }
@@ -241,7 +256,13 @@ export class RedisStreamsTransport implements Transport {
           const args: Array<string | number> = ['GROUP', group, consumer, 'COUNT', Math.max(1, n)];
           if (!ownPending) args.push('BLOCK', block);
           args.push('STREAMS', ...keys, ...keys.map((k) => (ownPending ? (cursors.get(k) ?? '0') : '>')));
+          const before = lost;
           const res = (await conn.call('XREADGROUP', ...args)) as Array<[string, Entry[]]> | null;
+          // The connection was lost while this read was under way: the client may have re-sent it after reconnecting,
+          // and the first execution may have delivered entries whose reply never arrived (they are in this consumer's
+          // pending list, unseen). Handling this reply would handle event n+1 before such an event n. Instead, drop
+          // it (its entries are pending too) and re-read the own pending entries, in stream order, from the start.
+          if (lost !== before) throw reconnected();
           let got = 0;
           for (const [k, entries] of res ?? []) {
             got += entries.length;
