@@ -3,7 +3,9 @@
  * and 2 consumer processes (pg inbox) are SIGKILLed at random moments and restarted, and a private Redis
  * (`redis-server --appendonly yes` on a free port, so the shared Redis is untouched) is restarted once. At the end
  * every event's effect exists exactly once and per-aggregate order held. Sizes: OUTBOX_CHAOS_EVENTS (default 20000),
- * OUTBOX_CHAOS_AGGREGATES (default 200). Children run the built package (`npm run build -w @dataplane/outbox`).
+ * OUTBOX_CHAOS_AGGREGATES (default 200); OUTBOX_CHAOS_REDIS_RESTARTS (default 2, spread over the run) and
+ * OUTBOX_CHAOS_KILL_MS (mean pause between SIGKILLs, default 750). Children run the built package
+ * (`npm run build -w @dataplane/outbox`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -20,6 +22,8 @@ import { PgInbox, PgOutboxStore } from '@dataplane/outbox/pg';
 const PGURL = process.env.PGURL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const EVENTS = Number(process.env.OUTBOX_CHAOS_EVENTS ?? 20_000);
 const AGGS = Number(process.env.OUTBOX_CHAOS_AGGREGATES ?? 200);
+const REDIS_RESTARTS = Number(process.env.OUTBOX_CHAOS_REDIS_RESTARTS ?? 2);
+const KILL_MS = Number(process.env.OUTBOX_CHAOS_KILL_MS ?? 750);
 const relayChild = fileURLToPath(new URL('./fixtures/outbox-relay-child.ts', import.meta.url));
 const consumerChild = fileURLToPath(new URL('./fixtures/outbox-consumer-child.ts', import.meta.url));
 const id = randomBytes(4).toString('hex');
@@ -123,17 +127,18 @@ describe('outbox chaos: pg -> relays -> Redis Streams -> inbox consumers, with S
     };
     const producers = Promise.all([0, 1, 2, 3].map(producer)).finally(() => (producing = false));
 
-    // chaos: SIGKILL a random child every 0.3-1.2 s and restart it; restart Redis once, half way
+    // chaos: SIGKILL a random child every 0.4-1.6 x KILL_MS and restart it; restart Redis REDIS_RESTARTS times, spread
+    // evenly over the appends
     let kills = 0;
-    let redisRestarted = false;
+    let redisRestarts = 0;
     const chaos = (async () => {
       while (producing) {
-        await new Promise((r) => setTimeout(r, 300 + Math.random() * 900));
+        await new Promise((r) => setTimeout(r, KILL_MS * (0.4 + Math.random() * 1.2)));
         const i = Math.floor(Math.random() * procs.length);
         procs[i]!.kill('SIGKILL');
         kills++;
-        if (!redisRestarted && appended > EVENTS / 2) {
-          redisRestarted = true;
+        if (redisRestarts < REDIS_RESTARTS && appended > (EVENTS * (redisRestarts + 1)) / (REDIS_RESTARTS + 1)) {
+          redisRestarts++;
           const old = redisProc!;
           await new Promise<void>((r) => {
             old.once('exit', () => r());
@@ -177,9 +182,9 @@ describe('outbox chaos: pg -> relays -> Redis Streams -> inbox consumers, with S
     const inboxRows = (await pool.query(`select count(*)::int n from ${schema}.dataplane_inbox`)).rows[0]!.n as number;
     const absorbed = (await pool.query(`select absorbed from ${schema}.counters`)).rows[0]!.absorbed as number;
     const violations = (await pool.query(`select * from ${schema}.violations limit 5`)).rows;
-    const report = { appended: total, published, duplicatesPublished: published - total, duplicatesAbsorbed: absorbed, applied: eff.applied, lost: total - inboxRows, kills, redisRestarted };
+    const report = { appended: total, published, duplicatesPublished: published - total, duplicatesAbsorbed: absorbed, applied: eff.applied, lost: total - inboxRows, kills, redisRestarts };
     console.log('outbox chaos report', JSON.stringify(report));
-    expect(redisRestarted).toBe(true);
+    expect(redisRestarts).toBe(REDIS_RESTARTS);
     expect(kills).toBeGreaterThan(0);
     expect(violations).toEqual([]);
     expect(inboxRows).toBe(total);
