@@ -6,7 +6,9 @@
 /** A JetStream message as seen by the subscriber (nats.js `JsMsg`). @internal */
 export interface JsMsgLike {
   data: Uint8Array;
-  info: { redeliveryCount: number };
+  /** The ack subject, `$JS.ACK.…`, which carries the delivery's sequences. */
+  reply?: string | undefined;
+  info: { redeliveryCount: number; deliverySequence?: number | undefined };
   ack(): void;
   nak(millis?: number): void;
   term?(reason?: string): void;
@@ -32,11 +34,21 @@ export interface JetStreamClientLike {
   consumers: { get(stream: string, durable: string): Promise<{ consume(opts: ConsumeOptionsLike): Promise<ConsumerMessagesLike> }> };
 }
 
+/** The fields of a JetStream `ConsumerInfo` used here. @internal */
+export interface ConsumerInfoLike {
+  config?: { deliver_policy?: string | undefined; opt_start_seq?: number | undefined } | undefined;
+  delivered?: { consumer_seq: number; stream_seq: number } | undefined;
+  ack_floor?: { consumer_seq: number; stream_seq: number } | undefined;
+  num_ack_pending?: number | undefined;
+}
+
 /** The part of nats.js `JetStreamManager` used here. @internal */
 export interface JetStreamManagerLike {
   streams: { info(name: string): Promise<unknown>; add(cfg: Record<string, unknown>): Promise<unknown> };
   consumers: {
-    add(stream: string, cfg: Record<string, unknown>): Promise<unknown>;
+    add(stream: string, cfg: Record<string, unknown>): Promise<ConsumerInfoLike>;
+    info(stream: string, durable: string): Promise<ConsumerInfoLike>;
+    delete(stream: string, durable: string): Promise<unknown>;
     update?(stream: string, durable: string, cfg: Record<string, unknown>): Promise<unknown>;
   };
 }

@@ -1,8 +1,10 @@
 import { OutboxError } from '../../errors.js';
 import { validateEvent, type OutboxEvent } from '../../envelope/envelope.js';
 import type { DeliveryHandler } from '../../transport/types.js';
+import { backoffDelay, sleep } from '../../relay/backoff.js';
 import type { ConsumerMessagesLike, JsMsgLike } from './driver.js';
 import { Fifo } from './fifo.js';
+import { deliverySequence } from './sequence.js';
 
 const TD = new TextDecoder();
 
@@ -25,6 +27,8 @@ export interface PullSubscriberStats {
   acked: number;
   naked: number;
   terminated: number;
+  /** Times the durable consumer was re-created after a lost delivery. */
+  resyncs: number;
 }
 
 /** Settings of one {@link PullSubscriber}. @internal */
@@ -43,6 +47,14 @@ export interface PullSubscriberOptions {
   onError: (err: unknown) => void;
   /** Waits until the acks sent so far reached the server (the connection's `flush`), when available. */
   flush: (() => Promise<void>) | undefined;
+  /** Starts a `consume()` of the durable consumer that hands every message to `callback`. */
+  open: (callback: (m: JsMsgLike) => void) => Promise<ConsumerMessagesLike>;
+  /**
+   * Keeps order per aggregate after a lost delivery (see {@link PullSubscriber}): re-creates the durable consumer
+   * from its ack floor and resolves to the consumer sequence its first delivery will carry. Undefined: sequences are
+   * not checked and a lost delivery comes back after `ack_wait`, behind later messages.
+   */
+  resync?: (() => Promise<number>) | undefined;
 }
 
 /**
@@ -55,10 +67,21 @@ export interface PullSubscriberOptions {
  * handler resolved, nak'ed with a delay when it rejected, and terminated when it is not a valid event. On close,
  * messages never started are nak'ed with `closeNakDelayMs`.
  *
+ * With `resync`, every delivery's consumer sequence must be the one after the previous delivery's: the server
+ * numbers the deliveries of a consumer 1, 2, 3…, so when this subscriber is the consumer's only reader, a gap (or a
+ * step back, after a server restart lost consumer state) means a delivery went somewhere else and is lost until
+ * `ack_wait`. The message that shows the gap and everything after it are then dropped unstarted; the subscriber stops
+ * pulling, lets the messages before the gap run and be acked, flushes, calls `resync` (which re-creates the consumer
+ * from its ack floor, so the lost delivery and everything after it come again in stream order) and pulls again.
+ * A failed `resync` is reported to `onError` and retried with backoff until it succeeds or `close()` is called.
+ *
  * @example
  * ```ts
- * const s = new PullSubscriber(handler, { maxInFlight: 64, nakDelayMs: 1000, closeNakDelayMs: 0, onError, flush: () => nc.flush() });
- * s.attach(await consumer.consume({ max_messages: 256, expires: 10_000, idle_heartbeat: 5_000, callback: s.onMessage }));
+ * const s = new PullSubscriber(handler, {
+ *   maxInFlight: 64, nakDelayMs: 1000, closeNakDelayMs: 0, onError, flush: () => nc.flush(),
+ *   open: (callback) => consumer.consume({ max_messages: 256, expires: 10_000, idle_heartbeat: 5_000, callback }),
+ * });
+ * await s.start(1);
  * await s.close();
  * ```
  * @internal
@@ -67,11 +90,17 @@ export class PullSubscriber {
   readonly #handler: DeliveryHandler;
   readonly #o: PullSubscriberOptions;
   readonly #queue = new Fifo<JsMsgLike>();
+  readonly #abort = new AbortController();
   #messages: ConsumerMessagesLike | undefined;
+  /** Bumped when the running consume() is abandoned: its messages are dropped from then on. */
+  #gen = 0;
+  /** The consumer sequence the next delivery must carry (with `resync`). */
+  #next = 0;
   #inFlight = 0;
-  #counts = { delivered: 0, acked: 0, naked: 0, terminated: 0 };
+  #counts = { delivered: 0, acked: 0, naked: 0, terminated: 0, resyncs: 0 };
   #stopping = false;
-  #idle: (() => void) | undefined;
+  #idle: (() => void)[] = [];
+  #resyncing: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(handler: DeliveryHandler, options: PullSubscriberOptions) {
@@ -79,27 +108,54 @@ export class PullSubscriber {
     this.#o = options;
   }
 
-  /** The consume() callback. */
-  readonly onMessage = (m: JsMsgLike): void => {
+  /**
+   * Starts pulling.
+   *
+   * @param firstSeq - The consumer sequence of the next delivery (`delivered.consumer_seq + 1`); checked only with `resync`.
+   */
+  async start(firstSeq: number): Promise<void> {
+    this.#next = firstSeq;
+    await this.#open();
+  }
+
+  /** Opens a consume() bound to the current generation; its unexpected end is reported to `onError`. */
+  async #open(): Promise<void> {
+    const gen = this.#gen;
+    const messages = await this.#o.open((m) => this.#onMessage(m, gen));
+    if (this.#stopping || gen !== this.#gen) {
+      await messages.close().catch(this.#o.onError);
+      return;
+    }
+    this.#messages = messages;
+    void messages.closed().then(
+      (err) => {
+        if (err instanceof Error && !this.#stopping && gen === this.#gen) this.#o.onError(new OutboxError('OUTBOX_TRANSPORT_UNAVAILABLE', `JetStream consumer stopped: ${err.message}`, { cause: err, retryable: true }));
+      },
+      (err: unknown) => this.#o.onError(err),
+    );
+  }
+
+  #onMessage(m: JsMsgLike, gen: number): void {
     this.#counts.delivered++;
+    if (gen !== this.#gen) return; // from an abandoned consume(): comes again from the re-created consumer
     if (this.#stopping) {
       this.#reply(() => m.nak(this.#o.closeNakDelayMs)); // never handed to a handler: redelivered to a live subscriber
       this.#counts.naked++;
       return;
     }
+    if (this.#o.resync !== undefined) {
+      let seq = deliverySequence(m.reply ?? '');
+      if (seq < 0) seq = m.info.deliverySequence ?? -1;
+      if (seq >= 0) {
+        if (seq !== this.#next) {
+          this.#lost();
+          return;
+        }
+        this.#next++;
+      }
+    }
     if (this.#inFlight < this.#o.maxInFlight && this.#queue.length === 0) this.#start(m);
     else this.#queue.push(m);
-  };
-
-  /** Binds the running consume(); its unexpected end is reported to `onError`. */
-  attach(messages: ConsumerMessagesLike): void {
-    this.#messages = messages;
-    void messages.closed().then(
-      (err) => {
-        if (err instanceof Error && !this.#stopping) this.#o.onError(new OutboxError('OUTBOX_TRANSPORT_UNAVAILABLE', `JetStream consumer stopped: ${err.message}`, { cause: err, retryable: true }));
-      },
-      (err: unknown) => this.#o.onError(err),
-    );
   }
 
   /** Events being handled now, events waiting for a free slot, and what happened to the messages received. */
@@ -160,20 +216,58 @@ export class PullSubscriber {
   #done(): void {
     this.#inFlight--;
     while (this.#inFlight < this.#o.maxInFlight && this.#queue.length > 0 && !this.#stopping) this.#start(this.#queue.shift()!);
-    if (this.#inFlight === 0) this.#idle?.();
+    if (this.#inFlight === 0 && (this.#queue.length === 0 || this.#stopping)) {
+      const waiting = this.#idle;
+      this.#idle = [];
+      for (const resolve of waiting) resolve();
+    }
+  }
+
+  /** Resolves when no handler runs and (unless stopping) nothing waits for a slot. */
+  #whenIdle(): Promise<void> {
+    if (this.#inFlight === 0 && (this.#queue.length === 0 || this.#stopping)) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#idle.push(resolve));
+  }
+
+  /** A delivery was lost: abandon the running consume() and re-create the consumer once the earlier messages are acked. */
+  #lost(): void {
+    this.#gen++;
+    this.#resyncing ??= (async () => {
+      for (let attempt = 1; !this.#stopping; attempt++) {
+        const gen = this.#gen;
+        await this.#messages?.close().catch(this.#o.onError);
+        this.#messages = undefined;
+        await this.#whenIdle(); // the messages queued before the gap are in order: they run and are acked first
+        await this.#o.flush?.().catch(this.#o.onError);
+        if (this.#stopping) return;
+        try {
+          this.#next = await this.#o.resync!();
+          this.#counts.resyncs++;
+          await this.#open();
+        } catch (err) {
+          this.#o.onError(new OutboxError('OUTBOX_TRANSPORT_UNAVAILABLE', `cannot re-create the JetStream consumer after a lost delivery: ${(err as Error).message}`, { cause: err, retryable: true }));
+          await sleep(backoffDelay(attempt, 100, 2_000), this.#abort.signal);
+          continue;
+        }
+        if (gen === this.#gen) return; // else a delivery was lost again while opening: once more
+        attempt = 0;
+      }
+    })().finally(() => (this.#resyncing = undefined));
   }
 
   /** Stops fetching, naks what was not started, waits for running handlers and flushes their acks. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#stopping = true;
+      this.#abort.abort();
       await this.#messages?.close().catch(this.#o.onError);
       for (let m = this.#queue.shift(); m !== undefined; m = this.#queue.shift()) {
         const msg = m;
         this.#reply(() => msg.nak(this.#o.closeNakDelayMs));
         this.#counts.naked++;
       }
-      if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+      await this.#whenIdle();
+      await this.#resyncing;
       await this.#o.flush?.().catch(this.#o.onError);
     })();
     return this.#closing;

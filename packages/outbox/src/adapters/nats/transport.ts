@@ -4,6 +4,7 @@ import type { DeliveryHandler, SubscribeOptions, Subscription, Transport } from 
 import type { CorePublisherConnection, PubMsg } from './publisher.js';
 import { PubAckPipeline } from './publisher.js';
 import { chainAfter, splitRounds } from './rounds.js';
+import { addDurable, durableInfo, restartDurable } from './durable.js';
 import { PullSubscriber } from './subscriber.js';
 import type { JetStreamClientLike, JetStreamManagerLike, NatsConnectionLike } from './driver.js';
 
@@ -67,6 +68,29 @@ export interface NatsJetStreamTransportOptions {
   pullExpiresMs?: number | undefined;
   /** Delay before redelivery when a handler rejected. @defaultValue 1_000 */
   nakDelayMs?: number | undefined;
+  /**
+   * Keep order per aggregate after a lost delivery. JetStream gives a delivery that never reached its reader (a
+   * subscriber killed with messages in hand, messages in transit when the connection or the server went down, a
+   * message routed to a pull request whose reader is gone) back only after `ackWaitMs`, while later messages keep
+   * flowing, so without this the handler can get an aggregate's event n+1 before its event n.
+   *
+   * With it, a subscriber never hands over a message while an earlier delivery of its consumer is lost: on
+   * `subscribe`, when the durable consumer has unacknowledged deliveries, it re-creates the consumer from its ack
+   * floor (delete, then add with `deliver_policy: 'by_start_sequence'` at the first unacknowledged stream sequence:
+   * nats-server 2.9 cannot reset a consumer otherwise); while running, it checks that each delivery's consumer
+   * sequence follows the previous one, and at a gap it drops the message, stops pulling, lets the running handlers
+   * finish and ack, and re-creates the consumer from its ack floor the same way. Everything after the ack floor then
+   * comes again in stream order; events already handled come twice (the inbox absorbs them).
+   *
+   * It needs ONE active subscriber per group (per durable consumer): a second reader's deliveries look lost to the
+   * first, and each re-creation voids the other's deliveries. To spread work, give each subscriber its own group and
+   * its own aggregate types (each aggregate type is one subject, `<subjectPrefix>.<aggregateType>`), and let
+   * `maxInFlight` run different aggregates of one subscriber concurrently (the `Consumer` keeps one aggregate's
+   * events one after the other). A standby subscriber of the same group must not subscribe before the active one
+   * has closed. Set `false` when several subscribers share a group and order after a failure does not matter.
+   * @defaultValue true
+   */
+  orderedDelivery?: boolean | undefined;
   onError?: ((err: unknown) => void) | undefined;
 }
 
@@ -95,6 +119,12 @@ export interface NatsJetStreamTransportStats {
   naked: number;
   /** Messages terminated because they are not valid events. */
   terminated: number;
+  /**
+   * Times a subscriber re-created its durable consumer from the ack floor because a delivery was lost
+   * (`orderedDelivery`), not counting the re-creation on `subscribe` when deliveries of a previous reader were
+   * pending.
+   */
+  resyncs: number;
   /** Handlers running now. */
   inFlight: number;
   /** Messages received and waiting for a free handler slot. */
@@ -118,9 +148,12 @@ export interface NatsJetStreamTransportStats {
  *
  * Order per aggregate: events are stored in publish order (with `strictOrder`, even when a publish fails partway)
  * and delivered in stream order. A delivery that is lost (a subscriber killed with messages in hand, a reconnect,
- * a server restart) is redelivered by JetStream only after `ackWaitMs`, while later messages keep flowing, so such
- * a redelivery can reach the handler after a later event of its aggregate; the inbox still applies every event
- * exactly once. `close()` naks the events it never started, which puts them ahead of newer messages.
+ * a server restart) is redelivered by JetStream only after `ackWaitMs`, while later messages keep flowing; with
+ * `orderedDelivery` (the default) the subscriber notices the loss (unacknowledged deliveries when it subscribes, a
+ * gap in the consumer's delivery sequence while it runs) and re-creates the durable consumer from its ack floor, so
+ * the lost event and everything after it are handed over again in stream order before anything newer. That needs
+ * one active subscriber per group; see `orderedDelivery`. Either way the inbox applies every event exactly once.
+ * `close()` naks the events it never started, which puts them ahead of newer messages.
  *
  * @example
  * ```ts
@@ -140,14 +173,14 @@ export class NatsJetStreamTransport implements Transport {
   readonly #prefix: string;
   readonly #subs = new Set<Subscription>();
   readonly #subscribers = new Set<PullSubscriber>();
-  readonly #closedCounts = { delivered: 0, acked: 0, naked: 0, terminated: 0 };
+  readonly #closedCounts = { delivered: 0, acked: 0, naked: 0, terminated: 0, resyncs: 0 };
   readonly #pub = { publishBatches: 0, published: 0, publishRounds: 0, publishFailures: 0 };
   readonly #pipeline: PubAckPipeline | undefined;
   #js: JetStreamClientLike | undefined;
   #ready: Promise<JetStreamManagerLike> | undefined;
   #closed = false;
 
-  /** @throws OutboxError `OUTBOX_INVALID_ARGUMENT` for a bad stream name, prefix or numeric option. */
+  /** @throws OutboxError `OUTBOX_INVALID_ARGUMENT` for a bad stream name, prefix, numeric option or `orderedDelivery`. */
   constructor(options: NatsJetStreamTransportOptions) {
     this.#o = options;
     this.#stream = options.stream ?? 'DATAPLANE_OUTBOX';
@@ -160,6 +193,7 @@ export class NatsJetStreamTransport implements Transport {
       if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', `${k} must be a positive integer`);
     }
     if (options.pullExpiresMs !== undefined && options.pullExpiresMs < 1000) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'pullExpiresMs must be >= 1000');
+    if (options.orderedDelivery !== undefined && typeof options.orderedDelivery !== 'boolean') throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'orderedDelivery must be a boolean');
     const nc = options.connection;
     if (options.pipelinedPublish !== false && typeof nc.publish === 'function' && typeof nc.subscribe === 'function') {
       this.#pipeline = new PubAckPipeline(nc as CorePublisherConnection, options.publishTimeoutMs ?? 10_000);
@@ -248,7 +282,7 @@ export class NatsJetStreamTransport implements Transport {
     const maxInFlight = options.maxInFlight ?? 64;
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'maxInFlight must be a positive integer');
     const jsm = await this.#ensure();
-    await jsm.consumers.add(this.#stream, {
+    const config: Record<string, unknown> = {
       durable_name: options.group,
       ack_policy: 'explicit',
       ack_wait: (this.#o.ackWaitMs ?? 30_000) * 1_000_000,
@@ -257,26 +291,34 @@ export class NatsJetStreamTransport implements Transport {
         ? { filter_subject: this.subjectOf(options.aggregateTypes[0]!) }
         : { filter_subjects: options.aggregateTypes.map((t) => this.subjectOf(t)) }),
       max_ack_pending: this.#o.maxAckPending ?? Math.max(1000, maxInFlight * 4),
-    });
-    const c = await this.#client().consumers.get(this.#stream, options.group);
+    };
+    const ordered = this.#o.orderedDelivery !== false;
+    const existing = await durableInfo(jsm, this.#stream, options.group);
+    // deliveries still unacknowledged belong to a reader that is gone (one active subscriber per group): they would
+    // come back only after ack_wait, behind later messages, so the consumer starts again from its ack floor
+    const firstSeq =
+      ordered && (existing?.num_ack_pending ?? 0) > 0
+        ? await restartDurable(jsm, this.#stream, config)
+        : await addDurable(jsm, this.#stream, config, existing);
+    const js = this.#client();
     const onError = this.#o.onError ?? (() => {});
     const nc = this.#o.connection;
     const expires = this.#o.pullExpiresMs ?? 10_000;
+    const consume = {
+      max_messages: this.#o.pullBatch ?? Math.min(1024, Math.max(256, maxInFlight * 4)),
+      expires,
+      idle_heartbeat: Math.min(5_000, Math.floor(expires / 2)),
+    };
     const s = new PullSubscriber(handler, {
       maxInFlight,
       nakDelayMs: this.#o.nakDelayMs ?? 1000,
       closeNakDelayMs: 0,
       onError,
       flush: typeof nc.flush === 'function' ? () => nc.flush!() : undefined,
+      open: async (callback) => (await js.consumers.get(this.#stream, options.group)).consume({ ...consume, callback }),
+      resync: ordered ? () => restartDurable(jsm, this.#stream, config) : undefined,
     });
-    s.attach(
-      await c.consume({
-        max_messages: this.#o.pullBatch ?? Math.min(1024, Math.max(256, maxInFlight * 4)),
-        expires,
-        idle_heartbeat: Math.min(5_000, Math.floor(expires / 2)),
-        callback: s.onMessage,
-      }),
-    );
+    await s.start(firstSeq);
     this.#subscribers.add(s);
     const sub: Subscription = {
       close: async () => {
@@ -284,7 +326,7 @@ export class NatsJetStreamTransport implements Transport {
         this.#subs.delete(sub);
         if (this.#subscribers.delete(s)) {
           const st = s.stats();
-          for (const k of ['delivered', 'acked', 'naked', 'terminated'] as const) this.#closedCounts[k] += st[k];
+          for (const k of ['delivered', 'acked', 'naked', 'terminated', 'resyncs'] as const) this.#closedCounts[k] += st[k];
         }
       },
     };
@@ -313,7 +355,7 @@ export class NatsJetStreamTransport implements Transport {
     const out: NatsJetStreamTransportStats = { ...this.#pub, ...this.#closedCounts, inFlight: 0, queued: 0 };
     for (const s of this.#subscribers) {
       const st = s.stats();
-      for (const k of ['delivered', 'acked', 'naked', 'terminated', 'inFlight', 'queued'] as const) out[k] += st[k];
+      for (const k of ['delivered', 'acked', 'naked', 'terminated', 'resyncs', 'inFlight', 'queued'] as const) out[k] += st[k];
     }
     return out;
   }
