@@ -7,6 +7,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeChunk, encodeChunk, LsmError, MAX_TIMESTAMP } from '@dataplane/lsm';
+import { BitWriter } from '../src/tsdb/bit-stream.js';
+import { CODEC_PACKED, CODEC_PACKED_SUM, encodeChunkUnchecked } from '../src/tsdb/chunk.js';
+import { Scratch, packedDecodeUntil } from '../src/tsdb/query-scan.js';
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 300);
 
@@ -76,7 +79,7 @@ describe('chunk codecs', () => {
     const vs = Float64Array.from({ length: n }, (_, i) => (x = Math.round((x + Math.sin(i * 7.1) * 0.8) * 100) / 100));
     const c = encodeChunk(ts, vs, n);
     const g = encodeChunk(ts, vs, n, { decimal: false });
-    expect(c[0]).toBe(3);
+    expect(c[0]).toBe(4);
     expect(c.length).toBeLessThan(g.length);
     expect(Array.from(decodeChunk(c).vs)).toEqual(Array.from(vs));
   });
@@ -87,7 +90,7 @@ describe('chunk codecs', () => {
     let x = 50;
     const vs = Float64Array.from({ length: n }, (_, i) => (x += Math.round(Math.sin(i * 3.7))));
     const c = encodeChunk(ts, vs, n);
-    expect(c[0]).toBe(3);
+    expect(c[0]).toBe(4);
     expect((c.length - 21) * 8).toBeLessThan(3 * n);
     expect(Array.from(decodeChunk(c).vs)).toEqual(Array.from(vs));
   });
@@ -121,6 +124,90 @@ describe('chunk codecs', () => {
       ),
       { numRuns },
     );
+  });
+
+  it('round-trips decimal chunks through codec 4 (frame sums) and codec 3 (as earlier versions wrote it)', () => {
+    fc.assert(
+      fc.property(
+        tsArb(700).chain((ts) =>
+          fc.tuple(
+            fc.constant(ts),
+            fc.integer({ min: 0, max: 6 }),
+            fc.oneof(fc.constant(2 ** 50 - 1), fc.constant(1000), fc.constant(0)),
+            fc.array(fc.integer({ min: -(2 ** 50) + 1, max: 2 ** 50 - 1 }), { minLength: ts.length, maxLength: ts.length }),
+          ),
+        ),
+        ([ts, scale, span, raw]) => {
+          // spans: the widest k (frame sums up to 2^51 per delta), small walks, constant frames (width 0)
+          const vs = raw.map((k) => (span === 0 ? 7 : span === 1000 ? (k % 1000) / 10 ** scale : k / 10 ** scale));
+          const t = Float64Array.from(ts);
+          const v = Float64Array.from(vs);
+          const c4 = encodeChunk(t, v, ts.length);
+          const c3 = encodeChunkUnchecked(t, v, ts.length, true, CODEC_PACKED);
+          expect([1, CODEC_PACKED_SUM]).toContain(c4[0]);
+          expect([1, CODEC_PACKED]).toContain(c3[0]);
+          for (const c of [c4, c3]) {
+            const d = decodeChunk(c);
+            expect(Array.from(d.ts)).toEqual(ts);
+            for (let i = 0; i < vs.length; i++) expect(Object.is(d.vs[i], vs[i])).toBe(true);
+          }
+        },
+      ),
+      { numRuns },
+    );
+  });
+
+  it('still reads chunks of the packed codec without frame sums (codec 3)', () => {
+    // Written by @dataplane/lsm before codec 4 (codec 3): 300 points (3 value frames), 10 s apart with a
+    // +23 ms jitter every 11th, 2-decimal values.
+    const golden = Buffer.from(
+      'AywBAAAAAMC9px91QgAAu5eqH3VCSmo/T3uAA6cQjXDrly6KAirly5cuXLl0UBFXLly5cuXLooCKuXLly5cuXRQEVcuXLly5cuigIq5cuXLly5dFARVy5cuXLly6KAirly5cuXLl0UBFXLly5cuXLooCKuXLly5cuXRQEVcuXLly5cuigIq5cuXLly5dFARV0a4dcuXLly5dFARVy5cuXLly6KAirly5cuXLl0UBFXLly5cuXLooCKuXLly5cuXRQEVcuXLly5cuigIq5cuXLly5dFARVy5cuXLly6KAirly5cuXLl0UBFXLly5cuXLooCKuXLly5cuXRQEVcuXLly5cujXDxQEVcuXLly5cuigIq5cuXLly5dFARVy5cuXLly6KAirly5cuXDZxEq+i42RnjBFOIcMIMv/fE8R0Tfy9M3Yiu1ZKpVCJkSMixCiAD3gAOwdM6R1TuHnPsglDyOEppyFkrVbK/WRNIbW492T0X4QLhGlmJcWYxxqjZGuMkWomw7hNA5CL1HauSbg0pkzAVuK5UsnVKwWkQILPuek7p1TpHTOueE9p/gYopSImFQKolirpYczNrDfHPHffA/yC8LYhRSi9GeNka40xgTpEWGUG4BPleM6VwbX2dMVlYOWv0fCtlKJ0SujtEaDz+nvPMeE74AD0HzQChRFKQkvJ8U4r9cTBylNRbq5l3b239QWhdESK8ZY3qWjzHiOUaItxKhrB6AT5HiujM81xmzEl2LJVOoVMySkYIaQMBU9Z4zvngPIew/KCUOo0ScmsVSq1nrzYuzxsThXUPKfVAaEKWImxdjXHOPEeY7RujHFSIMKkYv1es7Zybb2lsmYCtxXKl07h5R6iZCB/z4nmPCd88Mq1yzbnCOgAA+6EEVJJTUotV6018MdaC2Y0zqXjvjf5BKEsNIfxGiTEiISWYWwbgQ+96ruHLt3amy9hS5RvgA==',
+      'base64',
+    );
+    expect(golden[0]).toBe(CODEC_PACKED);
+    const ts = Array.from({ length: 300 }, (_, i) => 1_451_606_400_000 + i * 10_000 + (i % 11 === 5 ? 23 : 0));
+    const vs = Array.from({ length: 300 }, (_, i) => Math.round((50 + Math.sin(i / 9) * 30 + (i % 13) * 0.37) * 100) / 100);
+    const d = decodeChunk(new Uint8Array(golden));
+    expect(Array.from(d.ts)).toEqual(ts);
+    expect(Array.from(d.vs)).toEqual(vs);
+    // the bounded decode of a query starting in the third value frame still reads codec 3
+    const s = new Scratch();
+    const m = packedDecodeUntil(new Uint8Array(golden), ts[260]!, ts[280]!, s);
+    expect(m).toBe(280);
+    expect(Array.from(s.vs.subarray(260, 280))).toEqual(vs.slice(260, 280));
+  });
+
+  it('detects a codec 4 frame sum that does not match its values', () => {
+    // a hand-built codec 4 chunk of 2 points (1000, 3) and (1010, 3): one value frame holding the delta 0
+    const chunk = (sum: number): Uint8Array => {
+      const w = new BitWriter();
+      const signed = (x: number): void => {
+        const m = Math.abs(x);
+        const len = 32 - Math.clz32(m); // m < 2^32 here
+        w.write((x < 0 ? 64 : 0) | len, 7);
+        w.writeWide(m, len);
+      };
+      w.write(0, 3); // scale
+      signed(1000); // first timestamp
+      signed(10); // first delta (no delta-of-delta frames for 2 points)
+      signed(3); // first k
+      signed(0); // value frame: minimum
+      w.write(0, 6); // width
+      signed(sum); // the frame's delta sum
+      const payload = w.finish();
+      const out = new Uint8Array(21 + payload.length);
+      const dv = new DataView(out.buffer);
+      out[0] = CODEC_PACKED_SUM;
+      dv.setUint32(1, 2, true);
+      dv.setFloat64(5, 1000, true);
+      dv.setFloat64(13, 1010, true);
+      out.set(payload, 21);
+      return out;
+    };
+    expect(Array.from(decodeChunk(chunk(0)).vs)).toEqual([3, 3]);
+    for (const sum of [1, -1, 1000]) {
+      expect(() => decodeChunk(chunk(sum))).toThrowError(expect.objectContaining({ code: 'LSM_CORRUPT_BLOCK' }) as Error);
+    }
   });
 
   it('still reads chunks of the legacy deflated decimal codec (codec 2)', () => {

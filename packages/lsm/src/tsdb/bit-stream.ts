@@ -189,6 +189,23 @@ export class BitReader {
     return (top | (b[i + 4]! >>> (8 - more))) >>> 0;
   }
 
+  /**
+   * Moves past `bits` bits (a non-negative integer) without reading them, in O(1); skipping past the
+   * end throws like a read would.
+   *
+   * @example
+   * ```ts
+   * const r = new BitReader(Uint8Array.of(0b1010_0000, 0xff));
+   * r.skip(2);
+   * r.read(2); // 0b10
+   * ```
+   */
+  skip(bits: number): void {
+    const p = this.pos + bits;
+    if (!(p <= this.end && bits >= 0)) throw new RangeError('bit stream truncated');
+    this.pos = p;
+  }
+
   /** Reads a non-negative integer written by {@link BitWriter.writeWide} in `k` bits (0..53). */
   readWide(k: number): number {
     if (k > 32) {

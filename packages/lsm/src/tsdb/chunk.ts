@@ -7,8 +7,10 @@ import { gorillaDecode, gorillaEncode, MAX_TIMESTAMP } from './gorilla.js';
 export const CODEC_GORILLA = 1;
 /** Legacy decimal codec (deflated varints): decoded, no longer written. */
 export const CODEC_DECIMAL = 2;
-/** Packed decimal codec (frame-of-reference bit packing), see `packedEncode`. */
+/** Packed decimal codec (frame-of-reference bit packing), see `packedEncode`: decoded, no longer written. */
 export const CODEC_PACKED = 3;
+/** Packed decimal codec whose value frames also store their delta sum (skipped in O(1) by a bounded decode). */
+export const CODEC_PACKED_SUM = 4;
 /** Bytes before the payload: codec u8, count u32, min time f64, max time f64. */
 export const CHUNK_HEADER = 21;
 /** Most points one chunk may hold. */
@@ -28,7 +30,8 @@ export interface ChunkEncodeOptions {
  * Encodes `n` points sorted by time (strictly increasing timestamps) as one chunk: the packed decimal
  * codec when every value is k / 10^s (s <= 6, |k| < 2^50: integers, cents, ...), else Gorilla. The
  * packed codec stores timestamps as delta-of-delta and scaled value deltas bit-packed in frames of 128
- * points; when that takes more than 16 bits a point, Gorilla is tried too and the smaller one kept.
+ * points, each value frame with the sum of its deltas (a read starting mid-chunk skips whole frames);
+ * when that takes more than 16 bits a point, Gorilla is tried too and the smaller one kept.
  *
  * @param ts - timestamps (integers, |t| <= MAX_TIMESTAMP, strictly increasing).
  * @param vs - values (any float64, including NaN, infinities and -0).
@@ -61,16 +64,17 @@ export function encodeChunk(ts: Float64Array, vs: Float64Array, n: number, opts:
 /**
  * @internal {@link encodeChunk} without its checks: `1 <= n <= MAX_CHUNK_POINTS` and `ts[0..n)` strictly
  * increasing integers within ±MAX_TIMESTAMP are the caller's promise (the head flush, whose points were
- * validated when written and sorted since).
+ * validated when written and sorted since). `packed` is the packed codec to write (CODEC_PACKED only in
+ * tests, for chunks as earlier versions wrote them).
  */
-export function encodeChunkUnchecked(ts: Float64Array, vs: Float64Array, n: number, decimal: boolean): Uint8Array {
+export function encodeChunkUnchecked(ts: Float64Array, vs: Float64Array, n: number, decimal: boolean, packed: typeof CODEC_PACKED | typeof CODEC_PACKED_SUM = CODEC_PACKED_SUM): Uint8Array {
   let codec = CODEC_GORILLA;
   let payload = gorillaWriter;
   const ks = scaledScratch(n);
   const scale = decimal ? decimalScale(vs, n, ks) : -1;
   packedWriter.reset();
-  if (scale >= 0 && packedEncode(ts, ks, n, scale, packedWriter)) {
-    codec = CODEC_PACKED;
+  if (scale >= 0 && packedEncode(ts, ks, n, scale, packedWriter, packed === CODEC_PACKED_SUM)) {
+    codec = packed;
     payload = packedWriter;
   }
   if (codec === CODEC_GORILLA || packedWriter.bits > 16 * n) {
@@ -133,7 +137,7 @@ export function decodeChunk(c: Uint8Array): DecodedChunk {
   const vs = new Float64Array(h.n);
   try {
     if (h.codec === CODEC_GORILLA) gorillaDecode(new BitReader(c, CHUNK_HEADER), h.n, ts, vs);
-    else if (h.codec === CODEC_PACKED) packedDecode(new BitReader(c, CHUNK_HEADER), h.n, ts, vs);
+    else if (h.codec === CODEC_PACKED_SUM || h.codec === CODEC_PACKED) packedDecode(new BitReader(c, CHUNK_HEADER), h.n, ts, vs, 0, h.codec === CODEC_PACKED_SUM);
     else if (h.codec === CODEC_DECIMAL) decimalDecode(c.subarray(CHUNK_HEADER), h.n, ts, vs);
     else throw new RangeError(`unknown codec ${h.codec}`);
   } catch (err) {

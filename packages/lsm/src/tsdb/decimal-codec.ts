@@ -64,14 +64,21 @@ export function readSigned(r: BitReader): number {
   return h & 64 ? -m : m;
 }
 
-/** Frame-of-reference bit packing of `xs[0..n)` (integers): per frame, min and width, then `x - min` in width bits. */
-function writeFrames(w: BitWriter, xs: Float64Array, n: number): boolean {
+/**
+ * Frame-of-reference bit packing of `xs[0..n)` (integers): per frame, min and width, with `sums` the
+ * frame's sum (codec 4's value frames: a reader skips the frame in O(1)), then `x - min` in width bits.
+ * With `sums`, every partial sum of `xs` must stay below 2^53 in magnitude (value deltas: differences
+ * of k within ±2^52).
+ */
+function writeFrames(w: BitWriter, xs: Float64Array, n: number, sums: boolean): boolean {
   for (let b = 0; b < n; b += FRAME) {
     const e = b + FRAME < n ? b + FRAME : n;
     let lo = xs[b]!;
     let hi = lo;
+    let sum = lo;
     for (let i = b + 1; i < e; i++) {
       const x = xs[i]!;
+      sum += x;
       if (x < lo) lo = x;
       else if (x > hi) hi = x;
     }
@@ -80,6 +87,7 @@ function writeFrames(w: BitWriter, xs: Float64Array, n: number): boolean {
     const width = bitLength(range);
     writeSigned(w, lo);
     w.write(width, 6);
+    if (sums) writeSigned(w, sum);
     if (width === 0) continue;
     if (width <= 32) w.writeFrame(xs, b, e, lo, width);
     else for (let i = b; i < e; i++) w.writeWide(xs[i]! - lo, width);
@@ -87,28 +95,55 @@ function writeFrames(w: BitWriter, xs: Float64Array, n: number): boolean {
   return true;
 }
 
-function readFrames(r: BitReader, out: Float64Array, at: number, n: number): void {
-  for (let b = 0; b < n; b += FRAME) {
+/**
+ * @internal Reads the frames of {@link writeFrames} into `out[at ..]`, at least the values
+ * `[0, need)` of `n` (whole frames: up to 127 more; default all). With `sums` (codec 4's value frames)
+ * each frame's stored sum is checked against its values.
+ */
+export function readFrames(r: BitReader, out: Float64Array, at: number, n: number, sums: boolean, need = n): void {
+  for (let b = 0; b < n && b < need; b += FRAME) {
     const e = b + FRAME < n ? b + FRAME : n;
     const lo = readSigned(r);
     const width = r.read(6);
     if (width > 52) throw new RangeError('corrupt frame width');
+    const stored = sums ? readSigned(r) : 0;
     if (width === 0) out.fill(lo, at + b, at + e);
     else if (width <= 32) for (let i = b; i < e; i++) out[at + i] = lo + r.read(width);
     else for (let i = b; i < e; i++) out[at + i] = lo + r.readWide(width);
+    if (sums) {
+      let sum = 0;
+      for (let i = at + b; i < at + e; i++) sum += out[i]!;
+      if (sum !== stored) throw new RangeError('frame sum does not match its values');
+    }
   }
 }
 
 /**
- * @internal The packed decimal codec (chunk codec 3): values that are all k / 10^scale, given as
+ * @internal Moves `r` past one frame of {@link writeFrames} with `sums` (codec 4's value frames) holding
+ * `count` values, in O(1), and returns the frame's sum.
+ */
+export function skipSumFrame(r: BitReader, count: number): number {
+  readSigned(r); // the frame minimum
+  const width = r.read(6);
+  if (width > 52) throw new RangeError('corrupt frame width');
+  const sum = readSigned(r);
+  r.skip(count * width);
+  return sum;
+}
+
+/**
+ * @internal The packed decimal codec (chunk codecs 3 and 4): values that are all k / 10^scale, given as
  * their integers `ks` (from {@link decimalScale}), are stored as deltas of k, timestamps as
  * delta-of-delta, both bit-packed in frames of 128 (frame minimum + bit width, then each value in that width). No entropy coder: a hot
  * loop of shifts over typed arrays, and on regular gauges it is smaller than the deflated varints of
  * codec 2. `ts` must be strictly increasing integers within ±MAX_TIMESTAMP (checked by the caller).
+ * With `sums` (codec 4, the default) each value frame also stores the sum of its deltas right after
+ * its width, so that a decoder starting mid-chunk skips whole frames in O(1); without (codec 3, only
+ * written for tests now) the layout of earlier versions.
  *
  * @returns false when a k or a frame is too wide to pack exactly (the caller then uses Gorilla).
  */
-export function packedEncode(ts: Float64Array, ks: Float64Array, n: number, scale: number, w: BitWriter): boolean {
+export function packedEncode(ts: Float64Array, ks: Float64Array, n: number, scale: number, w: BitWriter, sums = true): boolean {
   if (scratch.length < n) scratch = new Float64Array(Math.max(n, scratch.length * 2));
   const xs = scratch;
   w.write(scale, 3);
@@ -121,7 +156,7 @@ export function packedEncode(ts: Float64Array, ks: Float64Array, n: number, scal
       xs[i - 2] = d - prev;
       prev = d;
     }
-    if (!writeFrames(w, xs, n - 2)) return false;
+    if (!writeFrames(w, xs, n - 2, false)) return false;
   }
   // every k within ±2^52 keeps k, its deltas and the decoder's running sum exact integers
   let prevK = ks[0]!;
@@ -133,7 +168,7 @@ export function packedEncode(ts: Float64Array, ks: Float64Array, n: number, scal
     xs[i - 1] = k - prevK;
     prevK = k;
   }
-  return writeFrames(w, xs, n - 1);
+  return writeFrames(w, xs, n - 1, sums);
 }
 
 let kScratch = new Float64Array(1024);
@@ -144,8 +179,8 @@ export function scaledScratch(n: number): Float64Array {
   return kScratch;
 }
 
-/** @internal Decodes {@link packedEncode} output into `ts`/`vs` from `offset`. */
-export function packedDecode(r: BitReader, n: number, ts: Float64Array, vs: Float64Array, offset = 0): void {
+/** @internal Decodes {@link packedEncode} output into `ts`/`vs` from `offset` (`sums`: codec 4's layout, else codec 3's). */
+export function packedDecode(r: BitReader, n: number, ts: Float64Array, vs: Float64Array, offset: number, sums: boolean): void {
   const scale = r.read(3);
   const p = POW10[scale];
   if (p === undefined) throw new RangeError('bad decimal scale');
@@ -156,7 +191,7 @@ export function packedDecode(r: BitReader, n: number, ts: Float64Array, vs: Floa
     t += d;
     ts[offset + 1] = t;
     // dods land in ts[offset + 2 ..], then are integrated in place
-    readFrames(r, ts, offset + 2, n - 2);
+    readFrames(r, ts, offset + 2, n - 2, false);
     for (let i = 2; i < n; i++) {
       d += ts[offset + i]!;
       t += d;
@@ -165,7 +200,7 @@ export function packedDecode(r: BitReader, n: number, ts: Float64Array, vs: Floa
   }
   let k = readSigned(r);
   vs[offset] = k / p;
-  readFrames(r, vs, offset + 1, n - 1);
+  readFrames(r, vs, offset + 1, n - 1, sums);
   for (let i = 1; i < n; i++) {
     k += vs[offset + i]!;
     vs[offset + i] = k / p;

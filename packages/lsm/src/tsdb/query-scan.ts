@@ -1,7 +1,7 @@
 import { LsmError } from '../errors.js';
 import { BitReader } from './bit-stream.js';
-import { CHUNK_HEADER, CODEC_GORILLA, CODEC_PACKED, MAX_CHUNK_POINTS, decodeChunk } from './chunk.js';
-import { POW10, packedDecode, readSigned } from './decimal-codec.js';
+import { CHUNK_HEADER, CODEC_GORILLA, CODEC_PACKED, CODEC_PACKED_SUM, MAX_CHUNK_POINTS, decodeChunk } from './chunk.js';
+import { POW10, packedDecode, readFrames, readSigned, skipSumFrame } from './decimal-codec.js';
 import { gorillaDecode } from './gorilla.js';
 import type { TsdbAggregation, ValueFilter } from './types.js';
 
@@ -69,7 +69,7 @@ const filtered = new Scratch();
  */
 export function decodeInto(c: Uint8Array, s: Scratch): { ts: Float64Array; vs: Float64Array; n: number } {
   const codec = c[0];
-  if (codec !== CODEC_GORILLA && codec !== CODEC_PACKED) {
+  if (codec !== CODEC_GORILLA && codec !== CODEC_PACKED_SUM && codec !== CODEC_PACKED) {
     const d = decodeChunk(c);
     return { ts: d.ts, vs: d.vs, n: d.ts.length };
   }
@@ -79,7 +79,7 @@ export function decodeInto(c: Uint8Array, s: Scratch): { ts: Float64Array; vs: F
   s.ensure(n);
   try {
     if (codec === CODEC_GORILLA) gorillaDecode(new BitReader(c, CHUNK_HEADER), n, s.ts, s.vs, 0);
-    else packedDecode(new BitReader(c, CHUNK_HEADER), n, s.ts, s.vs, 0);
+    else packedDecode(new BitReader(c, CHUNK_HEADER), n, s.ts, s.vs, 0, codec === CODEC_PACKED_SUM);
   } catch (err) {
     throw new LsmError('LSM_CORRUPT_BLOCK', `chunk does not decode: ${(err as Error).message}`, { cause: err });
   }
@@ -87,29 +87,25 @@ export function decodeInto(c: Uint8Array, s: Scratch): { ts: Float64Array; vs: F
   return { ts: s.ts, vs: s.vs, n };
 }
 
-/** Frames of the packed codec holding `xs[0, need)` of `n` (whole frames: at most 127 more). */
-function readFramesUntil(r: BitReader, out: Float64Array, at: number, n: number, need: number): void {
-  for (let b = 0; b < n && b < need; b += 128) {
-    const e = b + 128 < n ? b + 128 : n;
-    const lo = readSigned(r);
-    const width = r.read(6);
-    if (width > 52) throw new RangeError('corrupt frame width');
-    if (width === 0) out.fill(lo, at + b, at + e);
-    else if (width <= 32) for (let i = b; i < e; i++) out[at + i] = lo + r.read(width);
-    else for (let i = b; i < e; i++) out[at + i] = lo + r.readWide(width);
-  }
+/** True for the packed codecs that {@link packedDecodeUntil} reads (3 and 4). */
+export function isPacked(codec: number | undefined): boolean {
+  return codec === CODEC_PACKED_SUM || codec === CODEC_PACKED;
 }
 
 /**
- * Decodes the points of a packed chunk (codec 3, `packedDecode`'s layout) with time `< to` into `s`,
- * without reading the values past them (every timestamp is read: they come first). Whole frames of
- * values that end before the first point `>= from` are only summed (their points' values are left
- * unset: callers read from the first point `>= from`). Returns the count of points `< to`.
+ * Decodes the points of a packed chunk (codec 4 or 3, `packedDecode`'s layout) with time `< to` into
+ * `s`, without reading the values past them (every timestamp is read: they come first). Whole frames
+ * of values that end before the first point `>= from` are skipped (codec 4: their stored sum, O(1) a
+ * frame) or summed (codec 3); their points' values are left unset: callers read from the first point
+ * `>= from`. Returns the count of points `< to`.
  */
 export function packedDecodeUntil(c: Uint8Array, from: number, to: number, s: Scratch): number {
   const dv = new DataView(c.buffer, c.byteOffset, CHUNK_HEADER);
   const n = dv.getUint32(1, true);
-  if (n > MAX_CHUNK_POINTS || n === 0 || c[0] !== CODEC_PACKED) throw new LsmError('LSM_CORRUPT_BLOCK', `chunk count ${n} is implausible`);
+  const codec = c[0];
+  if (!isPacked(codec)) throw new LsmError('LSM_CORRUPT_BLOCK', `chunk codec ${codec} is not a packed codec`);
+  if (n > MAX_CHUNK_POINTS || n === 0) throw new LsmError('LSM_CORRUPT_BLOCK', `chunk count ${n} is implausible`);
+  const sums = codec === CODEC_PACKED_SUM;
   s.ensure(n);
   const ts = s.ts;
   const vs = s.vs;
@@ -123,7 +119,7 @@ export function packedDecodeUntil(c: Uint8Array, from: number, to: number, s: Sc
     let lo = t >= from ? 0 : -1;
     if (n > 1) {
       let d = readSigned(r);
-      readFramesUntil(r, ts, 2, n - 2, n - 2);
+      readFrames(r, ts, 2, n - 2, false);
       t += d;
       if (t < to) {
         ts[1] = t;
@@ -148,6 +144,10 @@ export function packedDecodeUntil(c: Uint8Array, from: number, to: number, s: Sc
     for (; b < need; b += 128) {
       const e = b + 128 < nd ? b + 128 : nd;
       if (e > lo - 1) break; // this frame feeds a point >= from: decode it below
+      if (sums) {
+        k += skipSumFrame(r, e - b);
+        continue;
+      }
       const base = readSigned(r);
       const width = r.read(6);
       if (width > 52) throw new RangeError('corrupt frame width');
@@ -159,7 +159,7 @@ export function packedDecodeUntil(c: Uint8Array, from: number, to: number, s: Sc
     if (b < m) {
       // k is now the value of point b
       vs[b] = k / p;
-      readFramesUntil(r, vs, b + 1, nd - b, need - b);
+      readFrames(r, vs, b + 1, nd - b, sums, need - b);
       for (let i = b + 1; i < m; i++) {
         k += vs[i]!;
         vs[i] = k / p;
@@ -205,7 +205,7 @@ export function scanSeries(parts: ScanPart[], from: number, to: number, s: Scrat
       let n: number;
       if (p.bytes !== undefined) {
         // a packed chunk that runs past the range: values past `to` are never read, those before `from` only summed
-        if ((p.max >= to || p.min < from) && p.bytes[0] === CODEC_PACKED) {
+        if ((p.max >= to || p.min < from) && isPacked(p.bytes[0])) {
           n = packedDecodeUntil(p.bytes, from, to, s);
           ts = s.ts;
           vs = s.vs;
