@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { createGloveEmbedder } from '../embed/glove-embedder.js';
 import { createLsaEmbedder } from '../embed/lsa-embedder.js';
 import { RagError } from '../errors.js';
-import { createRetriever, DEFAULT_FUSION } from '../hybrid/retriever.js';
+import { createRetriever, DEFAULT_FUSION, LSA_FUSION } from '../hybrid/retriever.js';
 import type { ConvexFusion, DensePrfOptions, FeedbackOptions, Fusion, Rm3Options, ScoreNormalization, SearchOptions } from '../retrieval-types.js';
 import { loadBeir } from './beir.js';
 import { evaluateRetriever } from './run-eval.js';
@@ -23,15 +23,18 @@ export interface CliIo {
 }
 
 const USAGE = `rag eval --dataset <dir> [--qrels test|all|train|<file>] [--mode bm25|dense|hybrid]
-         [--k1 1.2] [--b 0.75] [--title-boost 1] [--fusion rrf|convex] [--alpha 0.1] [--rrf-k 60]
+         [--k1 1.2] [--b 0.75] [--title-boost 1] [--fusion convex|lsa|rrf] [--alpha 0.3] [--rrf-k 60]
          [--dense-weight 0.1] [--normalization zscore|minmax|dbsf] [--feedback both|rm3|dense|none]
          [--rm3-docs 5] [--rm3-terms 80] [--rm3-weight 0.6] [--dprf-docs 3] [--dprf-beta 2]
          [--embedder glove|lsa|none] [--lsa-dims 128] [--json]
   --embedder lsa fits the corpus-adapted LSA embedder on the dataset's documents (title + text) first.
-  Defaults are the retriever's DEFAULT_FUSION; --feedback defaults to both in hybrid mode and none in
-  bm25/dense modes (--mode bm25 --feedback rm3 is BM25+RM3; --mode dense --feedback dense is dense PRF).`;
+  Defaults are the retriever's DEFAULT_FUSION; --fusion lsa starts from LSA_FUSION instead (z-score,
+  alpha 0.6, RM3) and makes --embedder default to lsa. --feedback defaults to the fusion's feedback (both
+  for DEFAULT_FUSION, rm3 for LSA_FUSION) in hybrid mode and none in bm25/dense modes
+  (--mode bm25 --feedback rm3 is BM25+RM3; --mode dense --feedback dense is dense PRF).`;
 
 const FEEDBACK_KINDS = ['both', 'rm3', 'dense', 'none'];
+const FUSIONS = ['convex', 'lsa', 'rrf'];
 const EMBEDDERS = ['glove', 'lsa', 'none'];
 const NORMALIZATIONS = ['zscore', 'minmax', 'dbsf'];
 
@@ -71,7 +74,7 @@ export const evalCommand: CliCommand = {
         'rm3-weight': { type: 'string' },
         'dprf-docs': { type: 'string' },
         'dprf-beta': { type: 'string' },
-        embedder: { type: 'string', default: 'glove' },
+        embedder: { type: 'string' },
         'lsa-dims': { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
@@ -82,22 +85,30 @@ export const evalCommand: CliCommand = {
       (values.help === true ? io.out : io.err)(USAGE);
       return values.help === true ? 0 : 2;
     }
-    if (!EMBEDDERS.includes(values.embedder)) throw new RagError('RAG_INVALID_ARGUMENT', `--embedder must be one of ${EMBEDDERS.join(', ')}, got ${values.embedder}`);
+    if (!FUSIONS.includes(values.fusion)) throw new RagError('RAG_INVALID_ARGUMENT', `--fusion must be one of ${FUSIONS.join(', ')}, got ${values.fusion}`);
+    // The fusion whose parameters are the defaults of the flags: LSA_FUSION for --fusion lsa, else DEFAULT_FUSION.
+    const base = (values.fusion === 'lsa' ? LSA_FUSION : DEFAULT_FUSION) as ConvexFusion;
+    const embedderName = values.embedder ?? (values.fusion === 'lsa' ? 'lsa' : 'glove');
+    if (!EMBEDDERS.includes(embedderName)) throw new RagError('RAG_INVALID_ARGUMENT', `--embedder must be one of ${EMBEDDERS.join(', ')}, got ${embedderName}`);
     const data = await loadBeir(values.dataset, values.qrels);
     const embedder =
-      values.embedder === 'none'
+      embedderName === 'none'
         ? undefined
-        : values.embedder === 'lsa'
+        : embedderName === 'lsa'
           ? await createLsaEmbedder({ corpus: data.corpus.map((d) => [d.title, d.text].filter((t) => t !== '').join('\n')), dimensions: num(values['lsa-dims'], 'lsa-dims') })
           : await createGloveEmbedder();
     const mode = (values.mode ?? (embedder === undefined ? 'bm25' : 'hybrid')) as SearchOptions['mode'];
-    const fb = values.feedback ?? (mode === 'hybrid' ? 'both' : 'none');
+    const baseFb = base.feedback === false || base.feedback === undefined ? {} : base.feedback;
+    const baseKind = baseFb.rm3 ? (baseFb.dense ? 'both' : 'rm3') : baseFb.dense ? 'dense' : 'none';
+    const fb = values.feedback ?? (mode === 'hybrid' ? baseKind : 'none');
     if (!FEEDBACK_KINDS.includes(fb)) throw new RagError('RAG_INVALID_ARGUMENT', `--feedback must be one of ${FEEDBACK_KINDS.join(', ')}, got ${fb}`);
-    const norm = values.normalization ?? (DEFAULT_FUSION as ConvexFusion).normalization;
+    const norm = values.normalization ?? base.normalization;
     if (norm === undefined || !NORMALIZATIONS.includes(norm)) {
       throw new RagError('RAG_INVALID_ARGUMENT', `--normalization must be one of ${NORMALIZATIONS.join(', ')}, got ${String(norm)}`);
     }
-    const defaults = DEFAULT_FUSION.feedback as { rm3: Required<Rm3Options>; dense: Required<DensePrfOptions> };
+    // Feedback parameters: the base fusion's where it has them, else DEFAULT_FUSION's.
+    const defaultFb = DEFAULT_FUSION.feedback as { rm3: Required<Rm3Options>; dense: Required<DensePrfOptions> };
+    const defaults = { rm3: { ...defaultFb.rm3, ...(baseFb.rm3 === false ? {} : baseFb.rm3) }, dense: { ...defaultFb.dense, ...(baseFb.dense === false ? {} : baseFb.dense) } };
     const feedback: FeedbackOptions = {
       rm3:
         fb === 'both' || fb === 'rm3'
@@ -115,7 +126,7 @@ export const evalCommand: CliCommand = {
     const fusion: Fusion =
       values.fusion === 'rrf'
         ? { kind: 'rrf', k: num(values['rrf-k'], 'rrf-k') ?? 60, weights: { bm25: 1, dense: num(values['dense-weight'], 'dense-weight') ?? 0.1 }, feedback }
-        : { kind: 'convex', alpha: num(values.alpha, 'alpha') ?? (DEFAULT_FUSION as ConvexFusion).alpha, normalization: norm as ScoreNormalization, feedback };
+        : { kind: 'convex', alpha: num(values.alpha, 'alpha') ?? base.alpha, normalization: norm as ScoreNormalization, feedback };
     const retriever = createRetriever({
       fields: { title: { boost: num(values['title-boost'], 'title-boost') ?? 1 }, text: {} },
       k1: num(values.k1, 'k1'),
