@@ -81,6 +81,20 @@ describe('eval harness', () => {
     const e = io();
     expect(await runCli({ eval: evalCommand }, ['eval', '--dataset', dir, '--embedder', 'lsa', '--lsa-dims', '2', '--json'], e.io)).toBe(0);
     expect(JSON.parse(e.out[0] ?? '{}')).toMatchObject({ mode: 'hybrid', feedback: 'both', queries: 2, embedder: expect.stringMatching(/^lsa-/) });
+    // --fusion lsa starts from LSA_FUSION: the LSA embedder, z-score alpha 0.6 and RM3 only, unless flags say otherwise
+    const f = io();
+    expect(await runCli({ eval: evalCommand }, ['eval', '--dataset', dir, '--fusion', 'lsa', '--lsa-dims', '2', '--json'], f.io)).toBe(0);
+    expect(JSON.parse(f.out[0] ?? '{}')).toMatchObject({
+      feedback: 'rm3',
+      embedder: expect.stringMatching(/^lsa-/),
+      fusion: { kind: 'convex', alpha: 0.6, normalization: 'zscore', feedback: { rm3: { docs: 5, terms: 40, originalWeight: 0.6 }, dense: false } },
+    });
+    const g = io();
+    expect(await runCli({ eval: evalCommand }, ['eval', '--dataset', dir, '--fusion', 'lsa', '--alpha', '0.4', '--feedback', 'none', '--lsa-dims', '2', '--json'], g.io)).toBe(0);
+    expect(JSON.parse(g.out[0] ?? '{}')).toMatchObject({ feedback: 'none', fusion: { alpha: 0.4, feedback: { rm3: false, dense: false } } });
+    const h = io();
+    expect(await runCli({ eval: evalCommand }, ['eval', '--dataset', dir, '--embedder', 'none', '--fusion', 'linear'], h.io)).toBe(1);
+    expect(h.err.join('')).toContain('--fusion');
   });
 
   // Quality on the judged Cranfield collection (../shared/data); see the package README for the figures.
