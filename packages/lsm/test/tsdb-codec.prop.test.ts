@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeChunk, encodeChunk, LsmError, MAX_TIMESTAMP } from '@dataplane/lsm';
-import { BitWriter } from '../src/tsdb/bit-stream.js';
+import { BitReader, BitWriter } from '../src/tsdb/bit-stream.js';
 import { CODEC_PACKED, CODEC_PACKED_SUM, encodeChunkUnchecked } from '../src/tsdb/chunk.js';
 import { Scratch, packedDecodeUntil } from '../src/tsdb/query-scan.js';
 
@@ -151,6 +151,40 @@ describe('chunk codecs', () => {
             expect(Array.from(d.ts)).toEqual(ts);
             for (let i = 0; i < vs.length; i++) expect(Object.is(d.vs[i], vs[i])).toBe(true);
           }
+        },
+      ),
+      { numRuns },
+    );
+  });
+
+  it('reads frames and skips bits exactly as bit-by-bit reads do (BitReader.readFrame, skip)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 31 }),
+        fc.integer({ min: 1, max: 32 }),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 300 }),
+        fc.integer({ min: -(2 ** 40), max: 2 ** 40 }),
+        fc.nat({ max: 300 }),
+        (lead, width, raw, base, skip) => {
+          const xs = raw.map((x) => (width === 32 ? x : x % 2 ** width));
+          const w = new BitWriter(16);
+          w.write(0, lead); // an unaligned start
+          for (const x of xs) w.write(x, width);
+          const bytes = w.finish();
+          const out = new Float64Array(xs.length + 1);
+          const r = new BitReader(bytes);
+          r.skip(lead);
+          const sum = r.readFrame(out, 1, xs.length, base, width);
+          expect(Array.from(out.subarray(1))).toEqual(xs.map((x) => base + x));
+          expect(sum).toBe(xs.reduce((a, x) => a + x, 0));
+          expect(r.pos).toBe(lead + xs.length * width);
+          // skip lands where reads land; past the end both throw
+          const k = skip % (xs.length + 1);
+          const a = new BitReader(bytes);
+          a.skip(lead + k * width);
+          if (k < xs.length) expect(a.read(width)).toBe(xs[k]);
+          expect(() => new BitReader(bytes).skip(bytes.length * 8 + 1)).toThrow(RangeError);
+          expect(() => new BitReader(bytes).readFrame(out, 0, xs.length + 1 + Math.ceil((8 * bytes.length) / width), 0, width)).toThrow(RangeError);
         },
       ),
       { numRuns },

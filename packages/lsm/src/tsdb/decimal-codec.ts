@@ -107,15 +107,33 @@ export function readFrames(r: BitReader, out: Float64Array, at: number, n: numbe
     const width = r.read(6);
     if (width > 52) throw new RangeError('corrupt frame width');
     const stored = sums ? readSigned(r) : 0;
+    // the sum of the frame's values minus lo each
+    let rest = 0;
     if (width === 0) out.fill(lo, at + b, at + e);
-    else if (width <= 32) for (let i = b; i < e; i++) out[at + i] = lo + r.read(width);
-    else for (let i = b; i < e; i++) out[at + i] = lo + r.readWide(width);
-    if (sums) {
-      let sum = 0;
-      for (let i = at + b; i < at + e; i++) sum += out[i]!;
-      if (sum !== stored) throw new RangeError('frame sum does not match its values');
-    }
+    else if (width <= 32) rest = r.readFrame(out, at + b, e - b, lo, width);
+    else
+      for (let i = b; i < e; i++) {
+        const x = r.readWide(width);
+        rest += x;
+        out[at + i] = lo + x;
+      }
+    if (sums && frameSum(out, at + b, at + e, lo, width, rest) !== stored) throw new RangeError('frame sum does not match its values');
   }
+}
+
+/** Largest |frame minimum| for which `lo * count + rest` is exact (count <= 128, rest < 2^39 for width <= 32). */
+const EXACT_LO = 2 ** 45;
+
+/**
+ * The sum of the frame `out[from, to)` (minimum `lo`, values `lo + x` with `rest` the sum of the xs):
+ * `lo * count + rest` when that is exact, else the values summed in order (their partial sums are
+ * differences of k, exact below 2^53).
+ */
+function frameSum(out: Float64Array, from: number, to: number, lo: number, width: number, rest: number): number {
+  if (width <= 32 && lo < EXACT_LO && lo > -EXACT_LO) return lo * (to - from) + rest;
+  let sum = 0;
+  for (let i = from; i < to; i++) sum += out[i]!;
+  return sum;
 }
 
 /**
