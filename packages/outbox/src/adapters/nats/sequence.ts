@@ -1,5 +1,6 @@
 const DOT = 46;
 const ZERO = 48;
+const DOTS = new Int32Array(12);
 
 /**
  * The consumer (delivery) sequence in a JetStream ack subject, without splitting it: the 7th token of
@@ -15,21 +16,26 @@ const ZERO = 48;
  */
 export function deliverySequence(reply: string): number {
   if (!reply.startsWith('$JS.ACK.')) return -1;
-  let tokens = 1;
-  for (let i = 0; i < reply.length; i++) if (reply.charCodeAt(i) === DOT) tokens++;
-  const want = tokens === 9 ? 6 : tokens >= 11 ? 8 : -1;
+  // one pass: where the first dots are (a shared scratch array, no allocation)
+  let dots = 0;
+  for (let i = 8; i < reply.length; i++) {
+    if (reply.charCodeAt(i) === DOT) {
+      if (dots < DOTS.length) DOTS[dots] = i;
+      dots++;
+    }
+  }
+  // tokens after `$JS.ACK.`: 7 (old shape) or 9 and more; the sequence is token 5 or 7 of them (from 1)
+  const tokens = dots + 1;
+  const want = tokens === 7 ? 4 : tokens >= 9 ? 6 : -1;
   if (want < 0) return -1;
-  let t = 0;
-  let i = 0;
-  while (t < want) if (reply.charCodeAt(i++) === DOT) t++;
+  const from = DOTS[want - 1]! + 1;
+  const to = DOTS[want]!;
+  if (to === from) return -1;
   let n = 0;
-  let digits = 0;
-  for (; i < reply.length; i++, digits++) {
-    const c = reply.charCodeAt(i);
-    if (c === DOT) break;
-    const d = c - ZERO;
+  for (let i = from; i < to; i++) {
+    const d = reply.charCodeAt(i) - ZERO;
     if (d < 0 || d > 9) return -1;
     n = n * 10 + d;
   }
-  return digits === 0 ? -1 : n;
+  return n;
 }

@@ -144,8 +144,8 @@ export class PullSubscriber {
       return;
     }
     if (this.#o.resync !== undefined) {
-      let seq = deliverySequence(m.reply ?? '');
-      if (seq < 0) seq = m.info.deliverySequence ?? -1;
+      // -1 (not an ack subject): not checked
+      const seq = m.reply !== undefined ? deliverySequence(m.reply) : (m.info.deliverySequence ?? -1);
       if (seq >= 0) {
         if (seq !== this.#next) {
           this.#lost();

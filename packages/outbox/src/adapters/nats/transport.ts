@@ -80,7 +80,8 @@ export interface NatsJetStreamTransportOptions {
    * nats-server 2.9 cannot reset a consumer otherwise); while running, it checks that each delivery's consumer
    * sequence follows the previous one, and at a gap it drops the message, stops pulling, lets the running handlers
    * finish and ack, and re-creates the consumer from its ack floor the same way. Everything after the ack floor then
-   * comes again in stream order; events already handled come twice (the inbox absorbs them).
+   * comes again in stream order; events already handled come twice (the inbox absorbs them), and delivery counts
+   * start again at 1.
    *
    * It needs ONE active subscriber per group (per durable consumer): a second reader's deliveries look lost to the
    * first, and each re-creation voids the other's deliveries. To spread work, give each subscriber its own group and
