@@ -90,6 +90,17 @@ export interface NatsJetStreamTransportOptions {
    * events one after the other). A standby subscriber of the same group must not subscribe before the active one
    * has closed. Set `false` when several subscribers share a group and order after a failure does not matter.
    * @defaultValue true
+   * @example
+   * ```ts
+   * import { connect } from 'nats';
+   * import { NatsJetStreamTransport } from '@dataplane/outbox/nats';
+   *
+   * const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
+   * // several processes subscribe with the same group: order after a lost delivery is given up
+   * const shared = new NatsJetStreamTransport({ connection: nc, orderedDelivery: false });
+   * await shared.close();
+   * await nc.close();
+   * ```
    */
   orderedDelivery?: boolean | undefined;
   onError?: ((err: unknown) => void) | undefined;
