@@ -5,15 +5,15 @@
  * must notice the gap in the consumer's delivery sequence and hand over n before n+1 (orderedDelivery).
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent } from '@dataplane/outbox';
 import { NatsJetStreamTransport } from '@dataplane/outbox/nats';
+import { startLossyProxy, type LossyProxy } from './fixtures/lossy-proxy.js';
 
 const NATS_URL = new URL(process.env.NATS_URL ?? 'nats://127.0.0.1:4222');
 const run = randomBytes(4).toString('hex');
-const servers: Server[] = [];
+const proxies: LossyProxy[] = [];
 let nc: NatsConnection;
 const streams: string[] = [];
 
@@ -24,53 +24,8 @@ afterAll(async () => {
   const jsm = await nc.jetstreamManager();
   for (const s of streams) await jsm.streams.delete(s).catch(() => {});
   await nc.close();
-  for (const s of servers) s.close();
+  for (const p of proxies) p.close();
 });
-
-interface Proxy {
-  port: number;
-  /** The next server-to-client chunk containing `needle` is swallowed and the connection cut. */
-  dropChunkWith(needle: string): void;
-  dropped: () => boolean;
-}
-
-async function startProxy(): Promise<Proxy> {
-  let armed: string | undefined;
-  let dropped = false;
-  const server = createServer((client: Socket) => {
-    const up = tcpConnect(Number(NATS_URL.port || 4222), NATS_URL.hostname);
-    let cut = false;
-    const kill = (): void => {
-      cut = true;
-      client.destroy();
-      up.destroy();
-    };
-    for (const s of [client, up]) {
-      s.on('error', kill);
-      s.on('close', kill);
-    }
-    client.on('data', (d: Buffer) => {
-      if (!cut) up.write(d);
-    });
-    up.on('data', (d: Buffer) => {
-      if (cut) return;
-      if (armed !== undefined && d.includes(armed)) {
-        armed = undefined;
-        dropped = true;
-        kill();
-        return;
-      }
-      client.write(d);
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as { port: number }).port,
-    dropChunkWith: (needle) => (armed = needle),
-    dropped: () => dropped,
-  };
-}
 
 /** Waits for `cond` or `ms`, whichever comes first (the assertions that follow say what was missing). */
 async function until(cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
@@ -80,7 +35,8 @@ async function until(cond: () => boolean | Promise<boolean>, ms = 15_000): Promi
 
 describe('NATS subscriber across a delivery lost in transit', () => {
   it('hands event n over before n+1 when the bytes that delivered n were lost with the connection', async () => {
-    const proxy = await startProxy();
+    const proxy = await startLossyProxy(NATS_URL.hostname, Number(NATS_URL.port || 4222));
+    proxies.push(proxy);
     const ncp = await connect({ servers: `127.0.0.1:${proxy.port}`, maxReconnectAttempts: -1, reconnectTimeWait: 50 });
     let reconnects = 0;
     void (async () => {

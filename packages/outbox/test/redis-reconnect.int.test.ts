@@ -6,73 +6,24 @@
  * pending entries in stream order instead of handling n+1 first (the order violation the chaos test found).
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEvent } from '@dataplane/outbox';
 import { RedisStreamsTransport } from '@dataplane/outbox/redis';
+import { startLossyProxy, type LossyProxy } from './fixtures/lossy-proxy.js';
 
 const REDIS_URL = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const id = randomBytes(4).toString('hex');
 const prefix = `dp:reconnect:${id}`;
 const direct = new Redis(REDIS_URL.toString());
-const servers: Server[] = [];
+const proxies: LossyProxy[] = [];
 
 afterAll(async () => {
   const keys = await direct.keys(`${prefix}*`);
   if (keys.length > 0) await direct.del(...keys);
   direct.disconnect();
-  for (const s of servers) s.close();
+  for (const p of proxies) p.close();
 });
-
-interface Proxy {
-  port: number;
-  /** The next server-to-client chunk containing `needle` is swallowed; `before` runs, then the connection is cut. */
-  dropReplyWith(needle: string, before: () => Promise<void>): void;
-  dropped: () => boolean;
-}
-
-async function startProxy(): Promise<Proxy> {
-  let armed: { needle: string; before: () => Promise<void> } | undefined;
-  let dropped = false;
-  const server = createServer((client: Socket) => {
-    const up = tcpConnect(Number(REDIS_URL.port || 6379), REDIS_URL.hostname);
-    let cut = false;
-    const kill = (): void => {
-      cut = true;
-      client.destroy();
-      up.destroy();
-    };
-    client.on('error', kill);
-    up.on('error', kill);
-    client.on('close', kill);
-    up.on('close', kill);
-    client.on('data', (d: Buffer) => {
-      if (!cut) up.write(d);
-    });
-    up.on('data', (d: Buffer) => {
-      if (cut) return;
-      const a = armed;
-      if (a !== undefined && d.includes(a.needle)) {
-        armed = undefined;
-        cut = true; // nothing more reaches this client on this connection
-        void a.before().then(() => {
-          dropped = true;
-          kill();
-        });
-        return;
-      }
-      client.write(d);
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as { port: number }).port,
-    dropReplyWith: (needle, before) => (armed = { needle, before }),
-    dropped: () => dropped,
-  };
-}
 
 /** Waits for `cond` or `ms`, whichever comes first (the assertions that follow say what was missing). */
 async function until(cond: () => boolean, ms = 10_000): Promise<void> {
@@ -82,7 +33,8 @@ async function until(cond: () => boolean, ms = 10_000): Promise<void> {
 
 describe('Redis subscriber across a lost XREADGROUP reply', () => {
   it('handles event n before n+1 when the reply that delivered n was lost and ioredis re-sent the read', async () => {
-    const proxy = await startProxy();
+    const proxy = await startLossyProxy(REDIS_URL.hostname, Number(REDIS_URL.port || 6379));
+    proxies.push(proxy);
     const client = new Redis(proxy.port, '127.0.0.1');
     client.on('error', () => {});
     const sub = new RedisStreamsTransport({ client, prefix, claimIdleMs: 60_000, blockMs: 100 });
@@ -91,7 +43,7 @@ describe('Redis subscriber across a lost XREADGROUP reply', () => {
     const s = await sub.subscribe({ group: 'g', aggregateTypes: ['acct'], consumer: 'c1' }, async (e) => void seen.push(e.payload as number));
     const [a, b] = [0, 1].map((n) => createEvent({ aggregateType: 'acct', aggregateId: 'x', type: 'Step', payload: n }));
     // when the reply carrying event 0 passes the proxy: append event 1, then cut the connection before the reply arrives
-    proxy.dropReplyWith(a!.id, () => pub.publish([b!]));
+    proxy.dropChunkWith(a!.id, () => pub.publish([b!]));
     await pub.publish([a!]);
     await until(() => seen.length >= 2);
     expect(proxy.dropped()).toBe(true);
