@@ -1,7 +1,7 @@
 /**
  * Every `@example` in the packages' sources is code a user will paste: it must compile against the published
  * types. This test extracts each fenced ```ts block from the TSDoc `@example` tags under packages/<pkg>/src, writes
- * them (except those of `@internal` declarations, which are not published) as modules into a scratch folder inside the repository (so `@dataplane/*` resolves through the workspace
+ * them (except those of `@internal` declarations and their members, which are not published) as modules into a scratch folder inside the repository (so `@dataplane/*` resolves through the workspace
  * links to the built `dist` types), and runs `tsc` over all of them. Needs the packages built.
  */
 import { execFileSync } from 'node:child_process';
@@ -38,11 +38,9 @@ export function examplesOf(file: string): Example[] {
   const seen = new Set<number>();
   const visit = (node: ts.Node) => {
     const tags = ts.getJSDocTags(node);
-    // an @internal declaration is not published, so its example cannot be compiled against the package
-    if (tags.some((t) => t.tagName.text === 'internal')) {
-      ts.forEachChild(node, visit);
-      return;
-    }
+    // an @internal declaration is not published, and neither are its members (the methods of an internal class),
+    // so their examples cannot be compiled against the package
+    if (tags.some((t) => t.tagName.text === 'internal')) return;
     for (const tag of tags) {
       if (tag.tagName.text !== 'example' || seen.has(tag.pos)) continue;
       seen.add(tag.pos);
