@@ -12,10 +12,11 @@
  * - outbox-e2e-{redis,nats}-cdc: the same with the CDC relay (createOutboxCdcRelay) publishing instead of the polling relays;
  *   needs wal_level=logical (skipped otherwise).
  * Knobs for experiments: OUTBOX_BENCH_RATE, _INFLIGHT, _LANES, _GROUP, _BATCH, _RELAYS, _ONSENT=delete, _WARMUP_MS,
- * _NATS_ORDERED=0 (NATS subscriber without orderedDelivery).
+ * _NATS_ORDERED=0 (NATS subscriber without orderedDelivery),
+ * _TRACE=<file> (latency per 100 ms of commit time).
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { connect, type NatsConnection } from 'nats';
 import pg from 'pg';
@@ -190,6 +191,8 @@ function e2eCase(kind: 'redis' | 'nats', publisher: 'polling' | 'cdc' = 'polling
         await inbox.migrate();
         const lat: number[] = [];
         const warmLat: number[] = [];
+        // OUTBOX_BENCH_TRACE=<file>: per 100 ms of commit time, events, p50 and max latency (where stalls happen)
+        const trace = process.env.OUTBOX_BENCH_TRACE ? ([] as number[]) : undefined;
         let commitAt = new Float64Array(0);
         const consumer = new Consumer<PgQueryable>({
           name: 'bench', transport: e.transport, inbox, aggregateTypes: ['acct'], maxInFlight: inflight,
@@ -201,7 +204,9 @@ function e2eCase(kind: 'redis' | 'nats', publisher: 'polling' | 'cdc' = 'polling
           const r = await proc(c, ev, eff);
           if (r === 'handled') {
             const k = (ev.payload as { k: number }).k;
-            (k < warmTicks ? warmLat : lat).push(performance.now() - commitAt[k]!);
+            const ms = performance.now() - commitAt[k]!;
+            (k < warmTicks ? warmLat : lat).push(ms);
+            trace?.push(k, ms);
           }
           return r;
         };
@@ -276,6 +281,17 @@ function e2eCase(kind: 'redis' | 'nats', publisher: 'polling' | 'cdc' = 'polling
           await e.pool.query('delete from public.dataplane_cdc_slots where slot = $1', [e.schema]).catch(() => {});
         }
         const samples = lat;
+        if (trace !== undefined) {
+          const buckets = new Map<number, number[]>();
+          for (let i = 0; i < trace.length; i += 2) {
+            const b = Math.floor(trace[i]! / 10);
+            const l = buckets.get(b) ?? [];
+            l.push(trace[i + 1]!);
+            buckets.set(b, l);
+          }
+          const rows = [...buckets].sort((x, y) => x[0] - y[0]).map(([b, l]) => `${b * 100}\t${l.length}\t${percentile(l, 50).toFixed(1)}\t${Math.max(...l).toFixed(1)}`);
+          writeFileSync(process.env.OUTBOX_BENCH_TRACE!, `commit_ms\tevents\tp50_ms\tmax_ms\n${rows.join('\n')}\n`);
+        }
         // NATS: how many PubAck rounds each publish call took (strictOrder), and what the subscriber saw
         const ts = e.transport instanceof NatsJetStreamTransport ? e.transport.stats() : undefined;
         const natsNotes: Record<string, number> = ts === undefined ? {} : {
