@@ -16,6 +16,7 @@ export type {
   Fusion,
   HitSignals,
   HnswParams,
+  HybridFirstPass,
   MetaFilter,
   MetaValue,
   Retriever,
@@ -40,7 +41,7 @@ export { createLsaEmbedder, loadLsaEmbedder } from './embed/lsa-embedder.js';
 export type { LoadLsaEmbedderOptions, LsaEmbedder, LsaEmbedderOptions } from './embed/lsa-embedder.js';
 export { blendEmbedders } from './embed/blend-embedders.js';
 export type { BlendPart } from './embed/blend-embedders.js';
-export { createRetriever, DEFAULT_FUSION, LSA_FUSION } from './hybrid/retriever.js';
+export { createRetriever, DEFAULT_FUSION, LSA_FUSION, LSA_TWO_PASS_FUSION } from './hybrid/retriever.js';
 export { fuse } from './hybrid/fusion.js';
 export type { FusedCandidate, MissingScorers, RankedList } from './hybrid/fusion.js';
 export { densePrf, expandQueryRm3 } from './hybrid/feedback.js';

@@ -31,6 +31,8 @@ export interface HitSignals {
   bm25Rank?: number | undefined;
   dense?: number | undefined;
   denseRank?: number | undefined;
+  /** The word-pair BM25 score (a fusion with a `pairs` weight). */
+  pairs?: number | undefined;
   fused?: number | undefined;
 }
 
@@ -132,6 +134,35 @@ export interface ConvexFusion {
   normalization?: ScoreNormalization | undefined;
   /** Pseudo-relevance feedback used with this fusion. @defaultValue none */
   feedback?: FeedbackOptions | false | undefined;
+  /**
+   * Weight of a third signal, BM25F over consecutive analysed-term pairs ("boundary_layer"), normalised like
+   * the others and added to the sum: `alpha * norm(dense) + (1 - alpha) * norm(bm25) + pairs * norm(pairs)`.
+   * The retriever keeps a word-pair index beside the BM25 index once a fusion needs it. @defaultValue 0
+   */
+  pairs?: number | undefined;
+  /**
+   * A fused first pass that feeds the dense query: see {@link HybridFirstPass}. When set it replaces
+   * `feedback.dense` (the dense query's Rocchio feedback comes from the fused first pass, not from BM25).
+   * @defaultValue none (one pass)
+   */
+  firstPass?: HybridFirstPass | undefined;
+}
+
+/**
+ * The first pass of a two-pass hybrid: the (RM3-expanded) BM25 list, the plain dense list and the word-pair
+ * signal are fused with `alpha` and `pairs` (same normalisation as the fusion); the vectors of its top `docs`
+ * documents move the dense query (`q' = q/|q| + beta * mean(d/|d|)`), which is searched again (a second dense
+ * search per query) and fused with the fusion's own weights.
+ */
+export interface HybridFirstPass {
+  /** Weight of the dense signal in the first pass, in [0, 1]. */
+  alpha: number;
+  /** Weight of the word-pair signal in the first pass. @defaultValue 0 */
+  pairs?: number | undefined;
+  /** Feedback documents (the first pass's top). @defaultValue 3 */
+  docs?: number | undefined;
+  /** Weight of their centroid. @defaultValue 1 */
+  beta?: number | undefined;
 }
 
 /** How the hybrid mode fuses the two candidate lists. */

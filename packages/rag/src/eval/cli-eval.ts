@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { createGloveEmbedder } from '../embed/glove-embedder.js';
 import { createLsaEmbedder } from '../embed/lsa-embedder.js';
 import { RagError } from '../errors.js';
-import { createRetriever, DEFAULT_FUSION, LSA_FUSION } from '../hybrid/retriever.js';
+import { createRetriever, DEFAULT_FUSION, LSA_FUSION, LSA_TWO_PASS_FUSION } from '../hybrid/retriever.js';
 import type { ConvexFusion, DensePrfOptions, FeedbackOptions, Fusion, Rm3Options, ScoreNormalization, SearchOptions } from '../retrieval-types.js';
 import { loadBeir } from './beir.js';
 import { evaluateRetriever } from './run-eval.js';
@@ -23,18 +23,20 @@ export interface CliIo {
 }
 
 const USAGE = `rag eval --dataset <dir> [--qrels test|all|train|<file>] [--mode bm25|dense|hybrid]
-         [--k1 1.2] [--b 0.75] [--title-boost 1] [--fusion convex|lsa|rrf] [--alpha 0.3] [--rrf-k 60]
+         [--k1 1.2] [--b 0.75] [--title-boost 1] [--fusion convex|lsa|lsa2|rrf] [--alpha 0.3] [--rrf-k 60]
          [--dense-weight 0.1] [--normalization zscore|minmax|dbsf] [--feedback both|rm3|dense|none]
          [--rm3-docs 5] [--rm3-terms 80] [--rm3-weight 0.6] [--dprf-docs 3] [--dprf-beta 2]
          [--embedder glove|lsa|none] [--lsa-dims 128] [--json]
   --embedder lsa fits the corpus-adapted LSA embedder on the dataset's documents (title + text) first.
   Defaults are the retriever's DEFAULT_FUSION; --fusion lsa starts from LSA_FUSION instead (z-score,
-  alpha 0.6, RM3) and makes --embedder default to lsa. --feedback defaults to the fusion's feedback (both
+  alpha 0.6, RM3) and makes --embedder default to lsa; --fusion lsa2 from LSA_TWO_PASS_FUSION (a fused
+  first pass with word pairs feeds the LSA query, then RM3 0.3 + fed-back LSA 0.7 + word pairs 0.2;
+  --alpha sets the second pass's dense weight). --feedback defaults to the fusion's feedback (both
   for DEFAULT_FUSION, rm3 for LSA_FUSION) in hybrid mode and none in bm25/dense modes
   (--mode bm25 --feedback rm3 is BM25+RM3; --mode dense --feedback dense is dense PRF).`;
 
 const FEEDBACK_KINDS = ['both', 'rm3', 'dense', 'none'];
-const FUSIONS = ['convex', 'lsa', 'rrf'];
+const FUSIONS = ['convex', 'lsa', 'lsa2', 'rrf'];
 const EMBEDDERS = ['glove', 'lsa', 'none'];
 const NORMALIZATIONS = ['zscore', 'minmax', 'dbsf'];
 
@@ -87,8 +89,8 @@ export const evalCommand: CliCommand = {
     }
     if (!FUSIONS.includes(values.fusion)) throw new RagError('RAG_INVALID_ARGUMENT', `--fusion must be one of ${FUSIONS.join(', ')}, got ${values.fusion}`);
     // The fusion whose parameters are the defaults of the flags: LSA_FUSION for --fusion lsa, else DEFAULT_FUSION.
-    const base = (values.fusion === 'lsa' ? LSA_FUSION : DEFAULT_FUSION) as ConvexFusion;
-    const embedderName = values.embedder ?? (values.fusion === 'lsa' ? 'lsa' : 'glove');
+    const base = (values.fusion === 'lsa' ? LSA_FUSION : values.fusion === 'lsa2' ? LSA_TWO_PASS_FUSION : DEFAULT_FUSION) as ConvexFusion;
+    const embedderName = values.embedder ?? (values.fusion === 'lsa' || values.fusion === 'lsa2' ? 'lsa' : 'glove');
     if (!EMBEDDERS.includes(embedderName)) throw new RagError('RAG_INVALID_ARGUMENT', `--embedder must be one of ${EMBEDDERS.join(', ')}, got ${embedderName}`);
     const data = await loadBeir(values.dataset, values.qrels);
     const embedder =
@@ -126,7 +128,14 @@ export const evalCommand: CliCommand = {
     const fusion: Fusion =
       values.fusion === 'rrf'
         ? { kind: 'rrf', k: num(values['rrf-k'], 'rrf-k') ?? 60, weights: { bm25: 1, dense: num(values['dense-weight'], 'dense-weight') ?? 0.1 }, feedback }
-        : { kind: 'convex', alpha: num(values.alpha, 'alpha') ?? base.alpha, normalization: norm as ScoreNormalization, feedback };
+        : {
+            kind: 'convex',
+            alpha: num(values.alpha, 'alpha') ?? base.alpha,
+            normalization: norm as ScoreNormalization,
+            feedback,
+            ...(base.pairs === undefined ? {} : { pairs: base.pairs }),
+            ...(base.firstPass === undefined ? {} : { firstPass: base.firstPass }),
+          };
     const retriever = createRetriever({
       fields: { title: { boost: num(values['title-boost'], 'title-boost') ?? 1 }, text: {} },
       k1: num(values.k1, 'k1'),

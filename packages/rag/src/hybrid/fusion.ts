@@ -15,6 +15,8 @@ export interface FusedCandidate {
   bm25Rank?: number | undefined;
   dense?: number | undefined;
   denseRank?: number | undefined;
+  /** The word-pair BM25 score (convex fusion with a `pairs` weight and a `pairs` scorer only). */
+  pairs?: number | undefined;
 }
 
 /**
@@ -25,6 +27,11 @@ export interface FusedCandidate {
 export interface MissingScorers {
   bm25?: ((id: string) => number | undefined) | undefined;
   dense?: ((id: string) => number | undefined) | undefined;
+  /**
+   * The third signal of a convex fusion with a `pairs` weight: the word-pair BM25 score of any candidate
+   * (every candidate is scored by it; it adds no candidates).
+   */
+  pairs?: ((id: string) => number | undefined) | undefined;
 }
 
 const NORMALIZATIONS: readonly ScoreNormalization[] = ['minmax', 'zscore', 'dbsf'];
@@ -41,7 +48,8 @@ const NORMALIZATIONS: readonly ScoreNormalization[] = ['minmax', 'zscore', 'dbsf
  * with `missing` scorers, a candidate's absent signal is computed exactly (and reported in its `bm25` /
  * `dense` score, without a rank). Each signal is then normalised over every candidate that has it
  * (`minmax`, `zscore` or `dbsf`, see {@link ScoreNormalization}); a candidate still without a signal gets
- * the lowest normalised value of that signal. Ties are broken by id for determinism.
+ * the lowest normalised value of that signal. Ties are broken by id for determinism. With a `pairs` weight
+ * `w` and a `missing.pairs` scorer, `w * norm(pairs)` is added (each candidate scored by `missing.pairs`).
  *
  * @param bm25 - BM25 candidates, best first.
  * @param dense - dense candidates, best first.
@@ -99,7 +107,16 @@ export function fuse(bm25: RankedList, dense: RankedList, fusion: Fusion, missin
     const all = [...byId.values()];
     const nb = normalizer(kind, all.map((c) => c.bm25));
     const nd = normalizer(kind, all.map((c) => c.dense));
-    for (const c of all) c.fused = a * nd(c.dense) + (1 - a) * nb(c.bm25);
+    const wp = fusion.pairs ?? 0;
+    if (!(wp >= 0) || !Number.isFinite(wp)) throw new RagError('RAG_INVALID_ARGUMENT', `convex pairs weight must be a finite number >= 0, got ${String(wp)}`);
+    const scorePairs = missing?.pairs;
+    if (wp > 0 && scorePairs !== undefined) {
+      for (const c of all) c.pairs = scorePairs(c.id);
+      const np = normalizer(kind, all.map((c) => c.pairs));
+      for (const c of all) c.fused = a * nd(c.dense) + (1 - a) * nb(c.bm25) + wp * np(c.pairs);
+    } else {
+      for (const c of all) c.fused = a * nd(c.dense) + (1 - a) * nb(c.bm25);
+    }
   } else {
     throw new RagError('RAG_INVALID_ARGUMENT', `unknown fusion kind ${String((fusion as { kind: unknown }).kind)}`);
   }
