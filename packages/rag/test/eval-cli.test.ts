@@ -92,6 +92,15 @@ describe('eval harness', () => {
     const g = io();
     expect(await runCli({ eval: evalCommand }, ['eval', '--dataset', dir, '--fusion', 'lsa', '--alpha', '0.4', '--feedback', 'none', '--lsa-dims', '2', '--json'], g.io)).toBe(0);
     expect(JSON.parse(g.out[0] ?? '{}')).toMatchObject({ feedback: 'none', fusion: { alpha: 0.4, feedback: { rm3: false, dense: false } } });
+    // --fusion lsa2 starts from LSA_TWO_PASS_FUSION: word pairs and a fused first pass feeding the LSA query
+    const l = io();
+    expect(await runCli({ eval: evalCommand }, ['eval', '--dataset', dir, '--fusion', 'lsa2', '--lsa-dims', '2', '--json'], l.io)).toBe(0);
+    expect(JSON.parse(l.out[0] ?? '{}')).toMatchObject({
+      feedback: 'rm3',
+      queries: 2,
+      embedder: expect.stringMatching(/^lsa-/),
+      fusion: { kind: 'convex', alpha: 0.7, normalization: 'zscore', pairs: 0.2, firstPass: { alpha: 0.6, pairs: 0.2, docs: 3, beta: 1 } },
+    });
     const h = io();
     expect(await runCli({ eval: evalCommand }, ['eval', '--dataset', dir, '--embedder', 'none', '--fusion', 'linear'], h.io)).toBe(1);
     expect(h.err.join('')).toContain('--fusion');
