@@ -216,6 +216,27 @@ describe('openDb', () => {
     expect(await db.get(`s${305 % 7}:305`)).toBeDefined();
   });
 
+  it('get and getMany return copies of table values; getMany with borrow returns the same bytes without a copy', async () => {
+    await using db = await openDb(fresh(), small);
+    const keys: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      keys.push(`k${String(i).padStart(4, '0')}`);
+      await db.put(keys[i]!, `value-${i}-${'x'.repeat(i % 13)}`);
+    }
+    await db.flush();
+    const want = keys.map((_, i) => `value-${i}-${'x'.repeat(i % 13)}`);
+    const borrowed = await db.getMany(keys, { borrow: true });
+    expect(borrowed.map((v) => textOf(v!))).toEqual(want);
+    // a caller that modifies what get/getMany returned does not change what is read next
+    const copies = await db.getMany(keys);
+    for (const v of copies) v!.fill(0x21);
+    const one = (await db.get(keys[7]!))!;
+    one.fill(0x21);
+    expect((await db.getMany(keys)).map((v) => textOf(v!))).toEqual(want);
+    expect((await db.getMany(keys, { borrow: true })).map((v) => textOf(v!))).toEqual(want);
+    expect(textOf((await db.get(keys[7]!))!)).toBe(want[7]);
+  });
+
   it('getMany reads many keys at one snapshot and a time-range hint skips the tables outside it', async () => {
     const timeRange = (k: Uint8Array) => {
       const t = Number(textOf(k).split(':')[1]);

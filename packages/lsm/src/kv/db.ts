@@ -406,8 +406,9 @@ class DbImpl implements Db {
       const snap = opts?.snapshot ? this.snapSeq(opts.snapshot) : this.seq;
       const tr = checkTimeRange(opts?.timeRange);
       const tables = tr === undefined ? this.order : this.tablesIn(tr);
+      const borrow = opts?.borrow === true;
       const out = new Array<Bytes | undefined>(ks.length);
-      for (let i = 0; i < ks.length; i++) out[i] = this.getSync(ks[i]!, snap, tables);
+      for (let i = 0; i < ks.length; i++) out[i] = this.getSync(ks[i]!, snap, tables, borrow);
       return Promise.resolve(out);
     } catch (err) {
       return Promise.reject(err);
@@ -425,7 +426,7 @@ class DbImpl implements Db {
     return kept;
   }
 
-  private getSync(k: Buffer, snap: number, tables: readonly TableEntry[]): Bytes | undefined {
+  private getSync(k: Buffer, snap: number, tables: readonly TableEntry[], borrow = false): Bytes | undefined {
     const out = this.getOut;
     if (this.mem.get(k, snap, out)) return out.value;
     for (let i = this.imm.length - 1; i >= 0; i--) if (this.imm[i]!.get(k, snap, out)) return out.value;
@@ -454,7 +455,8 @@ class DbImpl implements Db {
         bestVal = out.kind === KIND_PUT ? out.value : undefined;
       }
     }
-    return bestVal;
+    // table values are views into cached blocks: a copy, unless the caller only reads them (borrow)
+    return bestVal === undefined || borrow ? bestVal : Buffer.from(bestVal);
   }
 
   snapshot(): Snapshot {

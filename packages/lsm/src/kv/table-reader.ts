@@ -149,7 +149,8 @@ export class TableReader {
   }
 
   /**
-   * Newest version of `key` with seq <= snap. Fills `out` and returns true when found.
+   * Newest version of `key` with seq <= snap. Fills `out` and returns true when found. The value is a
+   * view into the cached block: it must not be modified, and is copied before it reaches a user.
    */
   get(key: Buffer, snap: number, out: { seq: number; kind: number; value: Buffer | undefined }, scratch: DecodedBlock): boolean {
     void scratch;
@@ -218,7 +219,9 @@ export class TableReader {
         ks.copy(nk, 0, 0, shared);
         this.keyScratch = ks = nk;
       }
-      b.copy(ks, shared, pos, pos + unshared);
+      // a byte loop, not Buffer#copy: copy makes a Uint8Array view of the source range per call, and
+      // the unshared key suffixes here are a few bytes (one lookup walks up to a restart interval)
+      for (let j = 0; j < unshared; j++) ks[shared + j] = b[pos + j]!;
       kl = klen;
       pos += unshared;
       const c = cmpRange(ks, 0, kl, key, 0, key.length);
@@ -226,7 +229,8 @@ export class TableReader {
       if (c === 0 && seq <= snap) {
         out.seq = seq;
         out.kind = kind;
-        out.value = kind === 1 ? Buffer.from(b.subarray(pos, pos + vlen)) : undefined;
+        // a view into the cached block (no copy): Db.getSync copies it unless the caller borrows
+        out.value = kind === 1 ? b.subarray(pos, pos + vlen) : undefined;
         return 1;
       }
       pos += vlen;

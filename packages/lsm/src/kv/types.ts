@@ -117,6 +117,12 @@ export interface GetOptions {
   snapshot?: Snapshot | undefined;
   /** Skip tables whose footer time range does not intersect `[min, max]`. @defaultValue undefined */
   timeRange?: { min: number; max: number } | undefined;
+  /**
+   * @internal Return values read from tables as read-only views into the engine's block cache
+   * instead of copies (the time-series layer reads chunk bytes this way). Views must not be modified.
+   * @defaultValue false
+   */
+  borrow?: boolean | undefined;
 }
 
 /** One operation of an atomic batch. @since 0.1.0 */

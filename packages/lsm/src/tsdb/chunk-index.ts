@@ -107,10 +107,14 @@ export class ChunkIndex {
     return (this.entries[slot]?.length ?? 0) / 4;
   }
 
-  /** Appends to `out` the (start, seq) of every known chunk of the slot with a point time in `[from, to)`. */
-  overlapping(slot: number, wFrom: number, wTo: number, from: number, to: number, out: number[]): void {
+  /**
+   * Writes to `out` from index `at` the (start, seq) of every known chunk of the slot with a point
+   * time in `[from, to)`; returns the index past the last one written (`at` when none). Writing at an
+   * index lets a caller reuse one array for many calls (no shrink and regrow between them).
+   */
+  overlapping(slot: number, wFrom: number, wTo: number, from: number, to: number, out: number[], at = out.length): number {
     const e = this.entries[slot];
-    if (e === undefined) return;
+    if (e === undefined) return at;
     let lo = 0;
     let hi = e.length / 4;
     while (lo < hi) {
@@ -118,6 +122,13 @@ export class ChunkIndex {
       if (e[mid * 4]! < wFrom) lo = mid + 1;
       else hi = mid;
     }
-    for (let i = lo * 4; i < e.length && e[i]! <= wTo; i += 4) if (e[i + 3]! >= from && e[i + 2]! < to) out.push(e[i]!, e[i + 1]!);
+    let k = at;
+    for (let i = lo * 4; i < e.length && e[i]! <= wTo; i += 4) {
+      if (e[i + 3]! >= from && e[i + 2]! < to) {
+        out[k++] = e[i]!;
+        out[k++] = e[i + 1]!;
+      }
+    }
+    return k;
   }
 }

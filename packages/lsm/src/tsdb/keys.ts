@@ -59,16 +59,21 @@ export function metricPrefix(tag: number, org: string, metric: string): Uint8Arr
 /** Chunk key (or a bound: pass seq 0 / 0xffffffff). */
 export function chunkKey(prefix: Uint8Array, id: Uint8Array, chunkStart: number, seq: number): Uint8Array {
   const out = new Uint8Array(prefix.length + 20);
-  out.set(prefix, 0);
-  out.set(id, prefix.length);
-  writeU64(out, prefix.length + 8, chunkStart + TIME_OFFSET);
-  const at = prefix.length + 16;
+  chunkKeyInto(out, 0, prefix, id, chunkStart, seq);
+  return out;
+}
+
+/** Writes the {@link chunkKey} of `(prefix, id, chunkStart, seq)` at `out[off]` (`prefix.length + 20` bytes). */
+export function chunkKeyInto(out: Uint8Array, off: number, prefix: Uint8Array, id: Uint8Array, chunkStart: number, seq: number): void {
+  out.set(prefix, off);
+  out.set(id, off + prefix.length);
+  writeU64(out, off + prefix.length + 8, chunkStart + TIME_OFFSET);
+  const at = off + prefix.length + 16;
   const s = seq >>> 0;
   out[at] = s >>> 24;
   out[at + 1] = (s >>> 16) & 255;
   out[at + 2] = (s >>> 8) & 255;
   out[at + 3] = s & 255;
-  return out;
 }
 
 /** Parsed tail of a chunk key. */

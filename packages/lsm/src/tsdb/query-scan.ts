@@ -13,6 +13,23 @@ import type { TsdbAggregation, ValueFilter } from './types.js';
  * per-point allocation).
  */
 
+/** Scratch for reading a little-endian float64 out of chunk bytes without a DataView per chunk. */
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The little-endian float64 at `b[off]`. */
+function readF64(b: Uint8Array, off: number): number {
+  if (littleEndian) for (let i = 0; i < 8; i++) f64Bytes[i] = b[off + i]!;
+  else for (let i = 0; i < 8; i++) f64Bytes[7 - i] = b[off + i]!;
+  return f64[0]!;
+}
+
+/** The little-endian uint32 at `b[off]`. */
+function readU32(b: Uint8Array, off: number): number {
+  return (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16)) + b[off + 3]! * 0x1000000;
+}
+
 /** One stored chunk (still encoded) or the head's points of one series. */
 export interface ScanPart {
   /** Write order (chunk flush sequence; the head is newest). Larger wins on equal timestamps. */
@@ -32,8 +49,7 @@ export type PointSink = (ts: Float64Array, vs: Float64Array, lo: number, hi: num
 /** The header time range of an encoded chunk (validated by the decoder later). */
 export function chunkPart(order: number, bytes: Uint8Array): ScanPart {
   if (bytes.length < CHUNK_HEADER) throw new LsmError('LSM_CORRUPT_BLOCK', 'chunk shorter than its header');
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, CHUNK_HEADER);
-  return { order, min: dv.getFloat64(5, true), max: dv.getFloat64(13, true), bytes, ts: undefined, vs: undefined };
+  return { order, min: readF64(bytes, 5), max: readF64(bytes, 13), bytes, ts: undefined, vs: undefined };
 }
 
 /** A decoded part (sorted, deduplicated points; at least one). */
@@ -73,8 +89,8 @@ export function decodeInto(c: Uint8Array, s: Scratch): { ts: Float64Array; vs: F
     const d = decodeChunk(c);
     return { ts: d.ts, vs: d.vs, n: d.ts.length };
   }
-  const dv = new DataView(c.buffer, c.byteOffset, CHUNK_HEADER);
-  const n = dv.getUint32(1, true);
+  if (c.length < CHUNK_HEADER) throw new LsmError('LSM_CORRUPT_BLOCK', 'chunk shorter than its header');
+  const n = readU32(c, 1);
   if (n > MAX_CHUNK_POINTS || n === 0) throw new LsmError('LSM_CORRUPT_BLOCK', `chunk count ${n} is implausible`);
   s.ensure(n);
   try {
@@ -83,7 +99,7 @@ export function decodeInto(c: Uint8Array, s: Scratch): { ts: Float64Array; vs: F
   } catch (err) {
     throw new LsmError('LSM_CORRUPT_BLOCK', `chunk does not decode: ${(err as Error).message}`, { cause: err });
   }
-  if (s.ts[0] !== dv.getFloat64(5, true) || s.ts[n - 1] !== dv.getFloat64(13, true)) throw new LsmError('LSM_CORRUPT_BLOCK', 'chunk header time range does not match its points');
+  if (s.ts[0] !== readF64(c, 5) || s.ts[n - 1] !== readF64(c, 13)) throw new LsmError('LSM_CORRUPT_BLOCK', 'chunk header time range does not match its points');
   return { ts: s.ts, vs: s.vs, n };
 }
 
@@ -100,8 +116,8 @@ export function isPacked(codec: number | undefined): boolean {
  * `>= from`. Returns the count of points `< to`.
  */
 export function packedDecodeUntil(c: Uint8Array, from: number, to: number, s: Scratch): number {
-  const dv = new DataView(c.buffer, c.byteOffset, CHUNK_HEADER);
-  const n = dv.getUint32(1, true);
+  if (c.length < CHUNK_HEADER) throw new LsmError('LSM_CORRUPT_BLOCK', 'chunk shorter than its header');
+  const n = readU32(c, 1);
   const codec = c[0];
   if (!isPacked(codec)) throw new LsmError('LSM_CORRUPT_BLOCK', `chunk codec ${codec} is not a packed codec`);
   if (n > MAX_CHUNK_POINTS || n === 0) throw new LsmError('LSM_CORRUPT_BLOCK', `chunk count ${n} is implausible`);
@@ -168,7 +184,7 @@ export function packedDecodeUntil(c: Uint8Array, from: number, to: number, s: Sc
   } catch (err) {
     throw new LsmError('LSM_CORRUPT_BLOCK', `chunk does not decode: ${(err as Error).message}`, { cause: err });
   }
-  if (ts[0] !== dv.getFloat64(5, true) || (m === n && ts[n - 1] !== dv.getFloat64(13, true))) throw new LsmError('LSM_CORRUPT_BLOCK', 'chunk header time range does not match its points');
+  if (ts[0] !== readF64(c, 5) || (m === n && ts[n - 1] !== readF64(c, 13))) throw new LsmError('LSM_CORRUPT_BLOCK', 'chunk header time range does not match its points');
   return m;
 }
 
@@ -454,7 +470,8 @@ export class BucketAccumulator {
 
 /** The point count in a chunk's header. */
 export function chunkPointCount(c: Uint8Array): number {
-  return new DataView(c.buffer, c.byteOffset, CHUNK_HEADER).getUint32(1, true);
+  if (c.length < CHUNK_HEADER) throw new LsmError('LSM_CORRUPT_BLOCK', 'chunk shorter than its header');
+  return readU32(c, 1);
 }
 
 /** Validates a {@link ValueFilter} at the edge; returns it, or undefined when it keeps every point. */

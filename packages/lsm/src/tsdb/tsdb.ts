@@ -14,6 +14,7 @@ import {
   K_USER,
   chunkKey,
   chunkKeyId,
+  chunkKeyInto,
   chunkKeySeq,
   chunkKeyStart,
   headLogKey,
@@ -73,6 +74,9 @@ interface MetricIndex {
   postings: Postings;
 }
 
+
+/** A sink that drops points (the counting sink's target between scans). */
+const noSink: PointSink = () => {};
 /** A write batch with its series resolved: point i is in slot `slots[index[i]]` (`slots[i]` without index). */
 interface Resolved {
   slots: Uint32Array;
@@ -566,9 +570,7 @@ export class Tsdb {
           let listed = 0;
           let known = 0;
           for (const slot of slots) {
-            pairs.length = 0;
-            index.overlapping(slot, wFrom, wTo, from, to, pairs);
-            listed += pairs.length / 2;
+            listed += index.overlapping(slot, wFrom, wTo, from, to, pairs, 0) / 2;
             known += index.count(slot);
           }
           scan = listed * 2 > known;
@@ -596,20 +598,28 @@ export class Tsdb {
       }
       if (this.s.flushes !== flushes && attempt < 3) continue;
       aborted(signal);
-      const keys: Uint8Array[] = [];
+      // owners: (slot, chunk start, seq) per chunk to look up; the keys are views of one buffer
       const owners: number[] = [];
+      let no = 0;
       for (const slot of lookup) {
-        pairs.length = 0;
-        index.overlapping(slot, wFrom, wTo, from, to, pairs);
-        const id = this.series[slot]!.idBytes;
-        for (let i = 0; i < pairs.length; i += 2) {
-          keys.push(chunkKey(m.prefix, id, pairs[i]!, pairs[i + 1]!));
-          owners.push(slot, pairs[i]!, pairs[i + 1]!);
+        const np = index.overlapping(slot, wFrom, wTo, from, to, pairs, 0);
+        for (let i = 0; i < np; i += 2) {
+          owners[no++] = slot;
+          owners[no++] = pairs[i]!;
+          owners[no++] = pairs[i + 1]!;
         }
+      }
+      const keyLen = m.prefix.length + 20;
+      const keyBuf = no > 0 ? Buffer.allocUnsafeSlow((no / 3) * keyLen) : undefined;
+      const keys: Uint8Array[] = new Array<Uint8Array>(no / 3);
+      for (let i = 0; i < no; i += 3) {
+        const off = (i / 3) * keyLen;
+        chunkKeyInto(keyBuf!, off, m.prefix, this.series[owners[i]!]!.idBytes, owners[i + 1]!, owners[i + 2]!);
+        keys[i / 3] = keyBuf!.subarray(off, off + keyLen);
       }
       // one multi-get at one snapshot; every listed chunk has a point in the range, so the tables
       // holding it do too, and the engine skips the tables outside the range (counted as pruned)
-      const gets = keys.length > 0 ? this.db.getMany(keys, { timeRange }) : undefined;
+      const gets = keys.length > 0 ? this.db.getMany(keys, { timeRange, borrow: true }) : undefined;
       for (const slot of slots) {
         if (this.head.count(slot) === 0) continue;
         const h = this.head.read(slot);
@@ -682,15 +692,24 @@ export class Tsdb {
     // count..last fold straight into per-bucket accumulators; rate and percentiles need the points
     const streaming = step !== undefined && STREAMING_AGGS.has(agg) && lo < hi && BucketAccumulator.buckets(origin, step, lo, hi) <= MAX_BUCKETS;
     const onDecode = (): void => void this.s.chunksRead++;
+    // one counting sink (and value filter) per query, pointed at each series' sink in turn: no closure per series
+    let reached = 0;
+    let target: PointSink = noSink;
+    const counted: PointSink = (ts, vs, a, b) => {
+      reached += b - a;
+      target(ts, vs, a, b);
+    };
+    const entry = vf ? filterSink(vf, counted) : counted;
     /** Streams one series into `sink` (through the value filter); returns how many points reached it. */
     const scan = (slot: number, sink: PointSink): number => {
-      let n = 0;
-      const counted: PointSink = (ts, vs, a, b) => {
-        n += b - a;
-        sink(ts, vs, a, b);
-      };
-      scanSeries(parts.get(slot)!, lo, hi, scratch, vf ? filterSink(vf, counted) : counted, onDecode);
-      return n;
+      reached = 0;
+      target = sink;
+      try {
+        scanSeries(parts.get(slot)!, lo, hi, scratch, entry, onDecode);
+      } finally {
+        target = noSink;
+      }
+      return reached;
     };
     const points = (slot: number): { ts: Float64Array; vs: Float64Array } => {
       // a value filter usually keeps few points: start small and grow rather than size for every point
@@ -724,7 +743,8 @@ export class Tsdb {
       for (const slot of slots) {
         if (parts.get(slot)!.length === 0) continue;
         const info = this.series[slot]!;
-        const gk = JSON.stringify(q.groupBy.map((g) => info.tags[g] ?? null));
+        // no group keys (one group of every series): no key array and string per series
+        const gk = q.groupBy.length === 0 ? '[]' : JSON.stringify(q.groupBy.map((g) => info.tags[g] ?? null));
         let e = groups.get(gk);
         if (e === undefined) {
           const tags: Record<string, string> = {};
