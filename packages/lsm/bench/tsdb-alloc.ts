@@ -1,14 +1,17 @@
 /**
  * Bytes allocated per TSDB query (issue 4, p99): the queries of tsdb-tsbs.ts that ours runs for
- * groupby-orderby-limit and high-cpu-1, repeated QUERIES times on the TSBS cpu-only shape. Run with a
- * young generation large enough that no scavenge happens inside one query, e.g.
- * `node --expose-gc --max-semi-space-size=256 --import tsx bench/tsdb-alloc.ts`; a query whose heap
- * delta is negative (a GC ran inside it) is left out of the mean. Env: TSBS_HOSTS (100), TSBS_HOURS
- * (13), QUERIES (1000), TSBS_SHAPE (integer).
+ * groupby-orderby-limit and high-cpu-1, QUERIES times each after a warm-up, on the TSBS cpu-only shape.
+ * Reports the JS-heap bytes allocated per query (sampling heap profiler, objects already collected
+ * included) and the growth of ArrayBuffer backing stores per query (`process.memoryUsage().arrayBuffers`,
+ * meaningful only when no GC runs in the loop: `clean`). Run:
+ * `node --expose-gc --min-semi-space-size=256 --max-semi-space-size=256 --import tsx bench/tsdb-alloc.ts`
+ * Env: TSBS_HOSTS (100), TSBS_HOURS (13), QUERIES (1000), TSBS_SHAPE (integer).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Session } from 'node:inspector/promises';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { generateTsbsCpuOnly, openTsdb, type Matcher } from '../src/index.js';
 
 const MIN = 60_000;
@@ -31,6 +34,12 @@ function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+const session = new Session();
+session.connect();
+await session.post('HeapProfiler.enable');
+let scavenges = 0;
+new PerformanceObserver((l) => void (scavenges += l.getEntries().length)).observe({ entryTypes: ['gc'] });
 
 const dir = mkdtempSync(join(tmpdir(), 'tsdb-alloc-'));
 const batches = [...generateTsbsCpuOnly({ hosts, hours, values: shape, batchTimestamps: 90 })];
@@ -55,24 +64,37 @@ async function highCpu1(): Promise<number> {
   return n;
 }
 
+/** JS-heap bytes allocated by `fn` over `n` calls (sampling heap profiler, collected objects included). */
+async function sampled(n: number, fn: () => Promise<number>): Promise<number> {
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  for (let i = 0; i < n; i++) await fn();
+  const { profile } = await session.post('HeapProfiler.stopSampling');
+  let bytes = 0;
+  const walk = (node: { selfSize: number; children: unknown[] }): void => {
+    bytes += node.selfSize;
+    for (const c of node.children) walk(c as { selfSize: number; children: unknown[] });
+  };
+  walk(profile.head as unknown as { selfSize: number; children: unknown[] });
+  return bytes;
+}
+
 const gc = (globalThis as { gc?: () => void }).gc;
 for (const [name, fn] of [['groupby-orderby-limit', groupbyOrderbyLimit], ['high-cpu-1', highCpu1]] as const) {
-  for (let i = 0; i < 200; i++) await fn(); // warm-up (JIT)
+  for (let i = 0; i < 1000; i++) await fn(); // warm-up (JIT tiers settle)
   gc?.();
-  let heap = 0;
-  let ext = 0;
-  let counted = 0;
+  // 1. ArrayBuffer backing stores (off the JS heap) per query: growth of process.memoryUsage().arrayBuffers
+  let ab = 0;
+  const gcs0 = scavenges;
   for (let i = 0; i < queries; i++) {
     const m0 = process.memoryUsage();
     await fn();
     const m1 = process.memoryUsage();
-    const dh = m1.heapUsed - m0.heapUsed;
-    if (dh < 0) continue;
-    heap += dh;
-    ext += Math.max(0, m1.arrayBuffers - m0.arrayBuffers);
-    counted++;
+    ab += m1.arrayBuffers - m0.arrayBuffers;
   }
-  console.log(JSON.stringify({ query: name, shape, hosts, hours, queries, counted, heapBytesPerQuery: Math.round(heap / counted), arrayBufferBytesPerQuery: Math.round(ext / counted) }));
+  const clean = scavenges === gcs0;
+  // 2. JS-heap allocations: the sampling heap profiler's total (heapUsed deltas also see JIT code and feedback)
+  const sampledBytes = await sampled(queries, fn);
+  console.log(JSON.stringify({ query: name, shape, hosts, hours, queries, clean, sampledHeapBytesPerQuery: Math.round(sampledBytes / queries), arrayBufferBytesPerQuery: Math.round(ab / queries) }));
 }
 await db.close();
 rmSync(dir, { recursive: true, force: true });

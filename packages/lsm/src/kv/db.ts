@@ -439,7 +439,10 @@ class DbImpl implements Db {
       const info = t.info;
       if (found && info.maxSeq < bestSeq) break;
       if (info.minSeq > snap) continue;
-      if (asBuffer(info.smallest).compare(k) > 0 || asBuffer(info.largest).compare(k) < 0) continue;
+      // cmpRange, not asBuffer(..).compare: no Buffer view per table and key on the point-lookup path
+      const sm = info.smallest;
+      const lg = info.largest;
+      if (cmpRange(sm, 0, sm.length, k, 0, k.length) > 0 || cmpRange(lg, 0, lg.length, k, 0, k.length) < 0) continue;
       if (h1 < 0) {
         h1 = hash1(k, 0, k.length);
         h2 = hash2(k, 0, k.length);

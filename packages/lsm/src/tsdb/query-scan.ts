@@ -330,7 +330,28 @@ export class Collector {
     if (this.n === this.ts.length) return { ts: this.ts, vs: this.vs };
     return { ts: this.ts.slice(0, this.n), vs: this.vs.slice(0, this.n) };
   }
+
+  /**
+   * Exact-size copies of the collected points, then empties the collector for reuse (its arrays are
+   * kept, unless they grew past `keep` points: then they are dropped for small ones).
+   */
+  take(keep = 1 << 16): { ts: Float64Array; vs: Float64Array } {
+    const out = { ts: this.ts.slice(0, this.n), vs: this.vs.slice(0, this.n) };
+    this.n = 0;
+    if (this.ts.length > keep) {
+      this.ts = new Float64Array(16);
+      this.vs = new Float64Array(16);
+    }
+    return out;
+  }
 }
+
+/**
+ * The shared collector of value-filtered points (their count is unknown ahead: growing a fresh
+ * collector per series from a small size allocated and copied every doubling). A query fills it and
+ * takes an exact-size copy within one synchronous call, so no two queries ever hold it at once.
+ */
+export const filteredPoints = new Collector(1024);
 
 /** Wraps a sink so that only points whose value passes `f` reach it (NaN fails every bound). */
 export function filterSink(f: ValueFilter, out: PointSink): PointSink {

@@ -37,6 +37,7 @@ import {
   chunkPart,
   chunkPointCount,
   filterSink,
+  filteredPoints,
   mergeParts,
   pointsPart,
   scanSeries,
@@ -523,7 +524,10 @@ export class Tsdb {
     // one `tag = value` (the common case): the postings list itself, no set algebra
     const set = w === undefined ? m.all : 'op' in w && w.op === '=' ? (m.postings.get(w.tag)?.get(w.value) ?? new Set<number>()) : evalMatcher(w, m.postings, m.all);
     const out = Array.from(set);
-    return set.size > 1 ? out.sort((a, b) => a - b) : out;
+    // slots usually enter a set in increasing order: sort (which allocates a work copy) only when not
+    let sorted = true;
+    for (let i = 1; i < out.length && sorted; i++) sorted = out[i - 1]! < out[i]!;
+    return sorted ? out : out.sort((a, b) => a - b);
   }
 
   /**
@@ -558,6 +562,12 @@ export class Tsdb {
       const flushes = this.s.flushes;
       const parts = new Map<number, ScanPart[]>();
       for (const s of slots) parts.set(s, []);
+      /** Adds a part of a slot: a first part replaces the empty list by an exact-size one (a push would allocate 17 slots). */
+      const add = (slot: number, p: ScanPart): void => {
+        const ps = parts.get(slot)!;
+        if (ps.length === 0) parts.set(slot, [p]);
+        else ps.push(p);
+      };
       const lookup: number[] = [];
       const complete = index.complete(this.chunkSeq);
       const pairs: number[] = [];
@@ -624,7 +634,7 @@ export class Tsdb {
         if (this.head.count(slot) === 0) continue;
         const h = this.head.read(slot);
         const d = sortDedup(h.ts, h.vs);
-        if (d.ts.length > 0 && d.ts[d.ts.length - 1]! >= from && d.ts[0]! < to) parts.get(slot)!.push(pointsPart(Infinity, d.ts, d.vs));
+        if (d.ts.length > 0 && d.ts[d.ts.length - 1]! >= from && d.ts[0]! < to) add(slot, pointsPart(Infinity, d.ts, d.vs));
       }
       if (gets !== undefined) {
         const got = await gets;
@@ -637,7 +647,7 @@ export class Tsdb {
             if (owners[i * 3 + 1]! + W <= cutoff) index.remove(slot, owners[i * 3 + 1]!, owners[i * 3 + 2]!);
             continue;
           }
-          parts.get(slot)!.push(chunkPart(owners[i * 3 + 2]!, v));
+          add(slot, chunkPart(owners[i * 3 + 2]!, v));
         }
       }
       return parts;
@@ -712,9 +722,18 @@ export class Tsdb {
       return reached;
     };
     const points = (slot: number): { ts: Float64Array; vs: Float64Array } => {
-      // a value filter usually keeps few points: start small and grow rather than size for every point
+      // a value filter keeps an unknown share of the points: collect into the shared grow-only buffers, copy out exactly
+      if (vf !== undefined) {
+        try {
+          scan(slot, filteredPoints.sink);
+        } catch (err) {
+          filteredPoints.take();
+          throw err;
+        }
+        return filteredPoints.take();
+      }
       let est = 0;
-      if (vf === undefined) for (const p of parts.get(slot)!) est += p.bytes !== undefined ? chunkPointCount(p.bytes) : p.ts!.length;
+      for (const p of parts.get(slot)!) est += p.bytes !== undefined ? chunkPointCount(p.bytes) : p.ts!.length;
       const c = new Collector(est);
       scan(slot, c.sink);
       return c.result();
