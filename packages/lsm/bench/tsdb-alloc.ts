@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { generateTsbsCpuOnly, openTsdb, type Matcher } from '../src/index.js';
+import { prng } from '../src/tsdb/tsbs.js';
 
 const MIN = 60_000;
 const HOUR = 3_600_000;
@@ -23,17 +24,6 @@ const shape = (process.env.TSBS_SHAPE ?? 'integer') as 'integer' | 'decimal2';
 const start = Date.UTC(2016, 0, 1);
 const end = start + hours * HOUR;
 
-/** Seeded PRNG (mulberry32). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const session = new Session();
 session.connect();
@@ -47,7 +37,7 @@ const db = await openTsdb(dir, { wal: false, headMaxPoints: 2_000_000 });
 for (const b of batches) await db.write(b);
 await db.flush();
 const names = Array.from({ length: hosts }, (_, h) => batches[0]!.series[h * 10]!.tags!['hostname']!);
-const r = mulberry32(0x7ab5);
+const r = prng(0x7ab5);
 
 async function groupbyOrderbyLimit(): Promise<number> {
   const to = start + 10 * MIN + Math.floor(r() * (end - start - 10 * MIN));

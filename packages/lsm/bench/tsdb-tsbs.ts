@@ -12,6 +12,7 @@ import { open as openLmdb } from 'lmdb';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { dirSize, percentile, type BenchCase, type BenchContext } from '@dataplane/bench';
 import { generateTsbsCpuOnly, openTsdb, TSBS_CPU_FIELDS, type ColumnarBatch, type Matcher, type Tsdb } from '../src/index.js';
+import { prng } from '../src/tsdb/tsbs.js';
 
 const DURABILITY = {
   ours: 'WAL off (wal: false), durable at each flush (fsync + manifest)',
@@ -27,17 +28,6 @@ const MIN = 60_000;
 const HOUR = 3_600_000;
 const FIELDS = 10;
 
-/** Seeded PRNG (mulberry32), so ours and every peer get the same random hosts and times. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One instance of a TSBS query: hosts (indexes), metrics (field indexes), [from, to), bucket width. */
 interface QSpec { hosts: number[]; fields: number[]; from: number; to: number; step: number }
@@ -48,7 +38,7 @@ type Answer = Map<string, number[]>;
 
 /** TSBS's choices: random distinct hosts, a random window inside the data (ms-aligned, like TSBS's RandWindow). */
 function makeSpecs(type: QType, n: number, hosts: number, start: number, end: number, seed = 0x7ab5): QSpec[] {
-  const r = mulberry32(seed + QTYPES.indexOf(type));
+  const r = prng(seed + QTYPES.indexOf(type));
   const pickHosts = (k: number): number[] => {
     const all = Array.from({ length: hosts }, (_, i) => i);
     for (let i = all.length - 1; i > 0; i--) {

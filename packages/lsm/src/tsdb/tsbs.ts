@@ -51,8 +51,8 @@ export interface TsbsOptions {
   org?: string | undefined;
 }
 
-/** @internal mulberry32. */
-function prng(seed: number): () => number {
+/** @internal mulberry32: a seeded PRNG (the generator's and the benchmarks' random hosts and times). */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
