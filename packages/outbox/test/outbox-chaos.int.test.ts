@@ -132,12 +132,13 @@ describe('outbox chaos: pg -> relays -> Redis Streams -> inbox consumers, with S
     let kills = 0;
     let redisRestarts = 0;
     const chaos = (async () => {
-      while (producing) {
+      // keeps going after the producers finished until every Redis restart happened (a fast run can finish first)
+      while (producing || redisRestarts < REDIS_RESTARTS) {
         await new Promise((r) => setTimeout(r, KILL_MS * (0.4 + Math.random() * 1.2)));
         const i = Math.floor(Math.random() * procs.length);
         procs[i]!.kill('SIGKILL');
         kills++;
-        if (redisRestarts < REDIS_RESTARTS && appended > (EVENTS * (redisRestarts + 1)) / (REDIS_RESTARTS + 1)) {
+        if (redisRestarts < REDIS_RESTARTS && (!producing || appended > (EVENTS * (redisRestarts + 1)) / (REDIS_RESTARTS + 1))) {
           redisRestarts++;
           const old = redisProc!;
           await new Promise<void>((r) => {
