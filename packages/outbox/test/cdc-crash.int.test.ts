@@ -108,10 +108,8 @@ describe('CDC relay crash test (real PostgreSQL and Redis)', () => {
 
     // let the last relay drain everything into Redis
     const deadline = Date.now() + 120_000;
-    let entries = 0;
     while (Date.now() < deadline) {
-      entries = Number(await redis.xlen(stream));
-      if (entries >= TXS) {
+      if (Number(await redis.xlen(stream)) >= TXS) {
         const all = (await redis.xrange(stream, '-', '+')) as [string, string[]][];
         const ns = new Set(all.map(([, f]) => (decodeEvent(f[f.indexOf('e') + 1]!).payload as ChangeEvent).after!.n));
         if (ns.size === TXS) break;
@@ -119,6 +117,9 @@ describe('CDC relay crash test (real PostgreSQL and Redis)', () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     await kill(relay);
+    // count the stream only once no relay can append to it: a relay still re-sending its tail while the count was
+    // taken made the consumer below stop one entry short (seen once in CI as "lost=1, absorbed = delivered + 1")
+    const entries = Number(await redis.xlen(stream));
 
     // consumer: the transport's consumer group, the PostgreSQL inbox, the effect in the same transaction
     const transport = new RedisStreamsTransport({ client: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix });
@@ -143,7 +144,12 @@ describe('CDC relay crash test (real PostgreSQL and Redis)', () => {
     const st = consumer.stats();
     const lost = TXS - rows[0].rows;
     console.info(`[cdc-crash] committed=${TXS} kills=${kills} delivered=${entries} duplicatesDelivered=${entries - TXS} duplicatesAbsorbed=${st.duplicates} applied=${rows[0].rows} lost=${lost}`);
+    if (lost > 0) {
+      const { rows: missing } = await pool.query(`select n from generate_series(0, $1::int - 1) n where n not in (select n from ${schema}.effects) limit 20`, [TXS]);
+      console.info(`[cdc-crash] not applied (first 20): ${missing.map((r) => r.n).join(', ')}`);
+    }
     expect(lost).toBe(0);
+    expect(st.handled).toBe(TXS);
     expect(st.duplicates).toBe(entries - TXS);
     expect(rows[0]).toEqual({ rows: TXS, max_applied: 1 });
   }, 300_000);
