@@ -28,8 +28,18 @@ export interface ConsumeOptionsLike {
   callback: (m: JsMsgLike) => void;
 }
 
+/** The part of a nats.js `KV` (`js.views.kv`) used by the subscriber lease. @internal */
+export interface KvLike {
+  create(key: string, data: Uint8Array): Promise<number>;
+  update(key: string, data: Uint8Array, version: number): Promise<number>;
+  delete(key: string, opts?: { previousSeq?: number }): Promise<void>;
+  status(): Promise<{ ttl: number }>;
+  watch?(opts: { key: string; include?: string }): Promise<AsyncIterable<{ operation: string }> & { stop(): void }>;
+}
+
 /** The part of nats.js `JetStreamClient` used here. @internal */
 export interface JetStreamClientLike {
+  views?: { kv(name: string, opts?: { ttl?: number; history?: number }): Promise<unknown> } | undefined;
   publish(subject: string, data: Uint8Array, options?: { msgID?: string; timeout?: number }): Promise<{ duplicate: boolean; seq: number }>;
   consumers: { get(stream: string, durable: string): Promise<{ consume(opts: ConsumeOptionsLike): Promise<ConsumerMessagesLike> }> };
 }
@@ -82,7 +92,8 @@ export interface NatsSubscriptionLike {
  * @since 0.1.0
  */
 export interface NatsConnectionLike {
-  jetstream(): unknown;
+  /** A JetStream client; the lease opens its KV bucket through one with a shorter request timeout. */
+  jetstream(options?: { timeout?: number }): unknown;
   jetstreamManager(): Promise<unknown>;
   /** Core publish (fire and forget). */
   publish?(subject: string, data: Uint8Array, options?: unknown): void;

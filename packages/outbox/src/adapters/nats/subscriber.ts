@@ -29,6 +29,8 @@ export interface PullSubscriberStats {
   terminated: number;
   /** Times the durable consumer was re-created after a lost delivery. */
   resyncs: number;
+  /** Messages dropped unstarted (and unacknowledged) when the subscriber paused. */
+  dropped: number;
 }
 
 /** Settings of one {@link PullSubscriber}. @internal */
@@ -97,8 +99,10 @@ export class PullSubscriber {
   /** The consumer sequence the next delivery must carry (with `resync`). */
   #next = 0;
   #inFlight = 0;
-  #counts = { delivered: 0, acked: 0, naked: 0, terminated: 0, resyncs: 0 };
+  #counts = { delivered: 0, acked: 0, naked: 0, terminated: 0, resyncs: 0, dropped: 0 };
   #stopping = false;
+  /** Paused by {@link PullSubscriber.pause} (not pulling) until the next `start`. */
+  #paused = true;
   #idle: (() => void)[] = [];
   #resyncing: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -114,15 +118,42 @@ export class PullSubscriber {
    * @param firstSeq - The consumer sequence of the next delivery (`delivered.consumer_seq + 1`); checked only with `resync`.
    */
   async start(firstSeq: number): Promise<void> {
+    if (this.#stopping) return;
+    this.#paused = false;
     this.#next = firstSeq;
     await this.#open();
+  }
+
+  /**
+   * Waits until the handlers started before a {@link PullSubscriber.pause} finished and a re-creation of the consumer
+   * under way ended, so that a following `start` does not hand over an event beside an earlier one still running.
+   */
+  async settled(): Promise<void> {
+    await this.#whenIdle();
+    await this.#resyncing;
+  }
+
+  /**
+   * Stops pulling at once (the subscriber lost its lease): messages received and not started are dropped, neither
+   * acked nor nak'ed (whoever reads the consumer next re-creates it from its ack floor), and so are those still
+   * arriving; running handlers finish and are acked. `start` pulls again.
+   */
+  pause(): void {
+    if (this.#paused || this.#stopping) return;
+    this.#paused = true;
+    this.#gen++;
+    this.#counts.dropped += this.#queue.length;
+    while (this.#queue.shift() !== undefined);
+    const messages = this.#messages;
+    this.#messages = undefined;
+    void messages?.close().catch(this.#o.onError);
   }
 
   /** Opens a consume() bound to the current generation; its unexpected end is reported to `onError`. */
   async #open(): Promise<void> {
     const gen = this.#gen;
     const messages = await this.#o.open((m) => this.#onMessage(m, gen));
-    if (this.#stopping || gen !== this.#gen) {
+    if (this.#stopping || this.#paused || gen !== this.#gen) {
       await messages.close().catch(this.#o.onError);
       return;
     }
@@ -233,13 +264,13 @@ export class PullSubscriber {
   #lost(): void {
     this.#gen++;
     this.#resyncing ??= (async () => {
-      for (let attempt = 1; !this.#stopping; attempt++) {
+      for (let attempt = 1; !this.#stopping && !this.#paused; attempt++) {
         const gen = this.#gen;
         await this.#messages?.close().catch(this.#o.onError);
         this.#messages = undefined;
         await this.#whenIdle(); // the messages queued before the gap are in order: they run and are acked first
         await this.#o.flush?.().catch(this.#o.onError);
-        if (this.#stopping) return;
+        if (this.#stopping || this.#paused) return;
         try {
           this.#next = await this.#o.resync!();
           this.#counts.resyncs++;

@@ -6,7 +6,8 @@ import { PubAckPipeline } from './publisher.js';
 import { chainAfter, splitRounds } from './rounds.js';
 import { addDurable, durableInfo, restartDurable } from './durable.js';
 import { PullSubscriber } from './subscriber.js';
-import type { JetStreamClientLike, JetStreamManagerLike, NatsConnectionLike } from './driver.js';
+import type { JetStreamClientLike, JetStreamManagerLike, KvLike, NatsConnectionLike } from './driver.js';
+import { KvLeaseStore, LeaseKeeper, openLeaseBucket } from './lease.js';
 
 const TE = new TextEncoder();
 
@@ -84,11 +85,15 @@ export interface NatsJetStreamTransportOptions {
    * start again at 1.
    *
    * It needs ONE active subscriber per group (per durable consumer): a second reader's deliveries look lost to the
-   * first, and each re-creation voids the other's deliveries. To spread work, give each subscriber its own group and
-   * its own aggregate types (each aggregate type is one subject, `<subjectPrefix>.<aggregateType>`), and let
-   * `maxInFlight` run different aggregates of one subscriber concurrently (the `Consumer` keeps one aggregate's
-   * events one after the other). A standby subscriber of the same group must not subscribe before the active one
-   * has closed. Set `false` when several subscribers share a group and order after a failure does not matter.
+   * first, and each re-creation voids the other's deliveries. The transport enforces that with a lease per stream and
+   * group in a JetStream KV bucket (`leaseBucket`, `leaseTtlMs`): the subscriber that holds it consumes, every other
+   * subscriber of the group (in this process or another replica) is a standby that consumes nothing and takes over
+   * when the holder closes (at once) or stops renewing (crashed or cut off: within about `leaseTtlMs`). So several
+   * replicas of a service can subscribe with the same group: one of them works at a time. To spread work, give each
+   * subscriber its own group and its own aggregate types (each aggregate type is one subject,
+   * `<subjectPrefix>.<aggregateType>`), and let `maxInFlight` run different aggregates of one subscriber
+   * concurrently (the `Consumer` keeps one aggregate's events one after the other). Set `false` when several
+   * subscribers should share a group's work and order after a failure does not matter (no lease then).
    * @defaultValue true
    * @example
    * ```ts
@@ -103,6 +108,43 @@ export interface NatsJetStreamTransportOptions {
    * ```
    */
   orderedDelivery?: boolean | undefined;
+  /**
+   * Lifetime of a subscriber's lease on its group (with `orderedDelivery`), at least 1_000: the holder renews it every
+   * `leaseTtlMs / 3` (one KV write) and stops consuming when it could not renew for `0.8 × leaseTtlMs` since the
+   * start of its last successful renewal, before the entry expires and a standby may take over. A holder that crashed
+   * or was cut off blocks its group for up to about `leaseTtlMs` (plus a standby's poll, `leaseTtlMs / 4`); a
+   * shorter TTL fails over sooner and costs more KV writes. It is the `max_age` of the bucket when the transport creates
+   * it; an existing bucket keeps its own, and the lease follows the bucket's. @defaultValue 5_000
+   * @example
+   * ```ts
+   * import { connect } from 'nats';
+   * import { NatsJetStreamTransport } from '@dataplane/outbox/nats';
+   *
+   * const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
+   * // a standby takes over within about 2 s after the active replica was killed
+   * const transport = new NatsJetStreamTransport({ connection: nc, leaseTtlMs: 2_000, leaseBucket: 'orders_leases' });
+   * await transport.close();
+   * await nc.close();
+   * ```
+   */
+  leaseTtlMs?: number | undefined;
+  /**
+   * The JetStream KV bucket that holds the subscribers' leases (with `orderedDelivery`), created when missing with
+   * `max_age = leaseTtlMs`; one key `<stream>.<group>` per group, whose value names the holder (the subscriber's
+   * `consumer` or a random id, then a random suffix). Transports with a different `leaseTtlMs` need different buckets.
+   * @defaultValue 'dataplane_outbox_leases'
+   * @example
+   * ```ts
+   * import { connect } from 'nats';
+   * import { NatsJetStreamTransport } from '@dataplane/outbox/nats';
+   *
+   * const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
+   * const transport = new NatsJetStreamTransport({ connection: nc, leaseBucket: 'billing_leases' });
+   * await transport.close();
+   * await nc.close();
+   * ```
+   */
+  leaseBucket?: string | undefined;
   onError?: ((err: unknown) => void) | undefined;
 }
 
@@ -137,6 +179,15 @@ export interface NatsJetStreamTransportStats {
    * pending.
    */
   resyncs: number;
+  /** Subscriptions of this transport that hold their group's lease now (with `orderedDelivery`). */
+  leaseHeld: number;
+  /** Times a subscription acquired its group's lease. */
+  leaseAcquired: number;
+  /**
+   * Times a subscription lost its group's lease without releasing it (it could not renew in time, or another holder
+   * had it) and stopped consuming.
+   */
+  leaseLost: number;
   /** Handlers running now. */
   inFlight: number;
   /** Messages received and waiting for a free handler slot. */
@@ -185,7 +236,9 @@ export class NatsJetStreamTransport implements Transport {
   readonly #prefix: string;
   readonly #subs = new Set<Subscription>();
   readonly #subscribers = new Set<PullSubscriber>();
-  readonly #closedCounts = { delivered: 0, acked: 0, naked: 0, terminated: 0, resyncs: 0 };
+  readonly #closedCounts = { delivered: 0, acked: 0, naked: 0, terminated: 0, resyncs: 0, leaseAcquired: 0, leaseLost: 0 };
+  readonly #keepers = new Map<PullSubscriber, LeaseKeeper>();
+  #leases: Promise<{ kv: KvLike; ttlMs: number }> | undefined;
   readonly #pub = { publishBatches: 0, published: 0, publishRounds: 0, publishFailures: 0 };
   readonly #pipeline: PubAckPipeline | undefined;
   #js: JetStreamClientLike | undefined;
@@ -206,6 +259,9 @@ export class NatsJetStreamTransport implements Transport {
     }
     if (options.pullExpiresMs !== undefined && options.pullExpiresMs < 1000) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'pullExpiresMs must be >= 1000');
     if (options.orderedDelivery !== undefined && typeof options.orderedDelivery !== 'boolean') throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'orderedDelivery must be a boolean');
+    const ttl = options.leaseTtlMs;
+    if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 1000)) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'leaseTtlMs must be an integer >= 1000');
+    if (options.leaseBucket !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(options.leaseBucket)) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'leaseBucket must match [A-Za-z0-9_-]{1,64}');
     const nc = options.connection;
     if (options.pipelinedPublish !== false && typeof nc.publish === 'function' && typeof nc.subscribe === 'function') {
       this.#pipeline = new PubAckPipeline(nc as CorePublisherConnection, options.publishTimeoutMs ?? 10_000);
@@ -305,13 +361,6 @@ export class NatsJetStreamTransport implements Transport {
       max_ack_pending: this.#o.maxAckPending ?? Math.max(1000, maxInFlight * 4),
     };
     const ordered = this.#o.orderedDelivery !== false;
-    const existing = await durableInfo(jsm, this.#stream, options.group);
-    // deliveries still unacknowledged belong to a reader that is gone (one active subscriber per group): they would
-    // come back only after ack_wait, behind later messages, so the consumer starts again from its ack floor
-    const firstSeq =
-      ordered && (existing?.num_ack_pending ?? 0) > 0
-        ? await restartDurable(jsm, this.#stream, config)
-        : await addDurable(jsm, this.#stream, config, existing);
     const js = this.#client();
     const onError = this.#o.onError ?? (() => {});
     const nc = this.#o.connection;
@@ -330,21 +379,77 @@ export class NatsJetStreamTransport implements Transport {
       open: async (callback) => (await js.consumers.get(this.#stream, options.group)).consume({ ...consume, callback }),
       resync: ordered ? () => restartDurable(jsm, this.#stream, config) : undefined,
     });
-    await s.start(firstSeq);
+    /** Where the consumer starts; with `orderedDelivery`, `holds` says whether this subscriber may still touch it. */
+    const firstSeq = async (holds: () => boolean): Promise<number | undefined> => {
+      const existing = await durableInfo(jsm, this.#stream, options.group);
+      if (!holds()) return undefined;
+      // deliveries still unacknowledged belong to a reader that is gone (the previous lease holder): they would
+      // come back only after ack_wait, behind later messages, so the consumer starts again from its ack floor
+      return ordered && (existing?.num_ack_pending ?? 0) > 0 ? restartDurable(jsm, this.#stream, config) : addDurable(jsm, this.#stream, config, existing);
+    };
+    let keeper: LeaseKeeper | undefined;
+    if (!ordered) {
+      await s.start((await firstSeq(() => true))!);
+    } else {
+      const { kv, ttlMs } = await this.#leaseBucket();
+      const token = globalThis.crypto.randomUUID().slice(0, 8);
+      const k: LeaseKeeper = new LeaseKeeper({
+        store: new KvLeaseStore(kv, `${this.#stream}.${options.group}`),
+        ttlMs,
+        holder: `${options.consumer ?? globalThis.crypto.randomUUID()}/${token}`,
+        onError,
+        onLost: () => s.pause(),
+        onAcquired: async () => {
+          await s.settled(); // handlers of an earlier tenure of this subscriber run to the end first
+          const seq = await firstSeq(() => k.held);
+          if (seq !== undefined && k.held) await s.start(seq);
+        },
+      });
+      try {
+        await k.start();
+      } catch (err) {
+        await s.close();
+        throw OutboxError.is(err) ? err : new OutboxError('OUTBOX_TRANSPORT_UNAVAILABLE', `cannot acquire the lease of group ${options.group}: ${(err as Error).message}`, { cause: err, retryable: true });
+      }
+      keeper = k;
+      this.#keepers.set(s, k);
+    }
     this.#subscribers.add(s);
     const sub: Subscription = {
       close: async () => {
-        await s.close();
+        if (keeper !== undefined) await keeper.close(() => s.close());
+        else await s.close();
         this.#subs.delete(sub);
         if (this.#subscribers.delete(s)) {
           const st = s.stats();
           for (const k of ['delivered', 'acked', 'naked', 'terminated', 'resyncs'] as const) this.#closedCounts[k] += st[k];
+          const ls = keeper?.stats();
+          if (ls !== undefined) {
+            this.#closedCounts.leaseAcquired += ls.acquired;
+            this.#closedCounts.leaseLost += ls.lost;
+          }
+          this.#keepers.delete(s);
         }
       },
     };
     options.signal?.addEventListener('abort', () => void sub.close(), { once: true });
     this.#subs.add(sub);
     return sub;
+  }
+
+  /** The lease bucket (opened once per transport) and the TTL of its entries. */
+  #leaseBucket(): Promise<{ kv: KvLike; ttlMs: number }> {
+    this.#leases ??= (async () => {
+      const bucket = this.#o.leaseBucket ?? 'dataplane_outbox_leases';
+      const ttl = this.#o.leaseTtlMs ?? 5_000;
+      // lease requests time out well within a renewal period, so that a failed renewal is retried in time
+      const js = this.#o.connection.jetstream({ timeout: Math.max(1000, Math.floor(ttl / 4)) }) as JetStreamClientLike;
+      if (js.views === undefined) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'orderedDelivery needs a nats.js 2.x connection with JetStream KV (js.views.kv); pass orderedDelivery: false otherwise');
+      const views = js.views;
+      return openLeaseBucket(async () => (await views.kv(bucket, { ttl, history: 1 })) as KvLike, bucket);
+    })();
+    this.#leases.catch(() => (this.#leases = undefined));
+    return this.#leases;
   }
 
   /**
@@ -364,10 +469,16 @@ export class NatsJetStreamTransport implements Transport {
    * ```
    */
   stats(): NatsJetStreamTransportStats {
-    const out: NatsJetStreamTransportStats = { ...this.#pub, ...this.#closedCounts, inFlight: 0, queued: 0 };
+    const out: NatsJetStreamTransportStats = { ...this.#pub, ...this.#closedCounts, leaseHeld: 0, inFlight: 0, queued: 0 };
     for (const s of this.#subscribers) {
       const st = s.stats();
       for (const k of ['delivered', 'acked', 'naked', 'terminated', 'resyncs', 'inFlight', 'queued'] as const) out[k] += st[k];
+      const ls = this.#keepers.get(s)?.stats();
+      if (ls !== undefined) {
+        out.leaseHeld += ls.held ? 1 : 0;
+        out.leaseAcquired += ls.acquired;
+        out.leaseLost += ls.lost;
+      }
     }
     return out;
   }
