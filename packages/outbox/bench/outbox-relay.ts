@@ -12,7 +12,7 @@
  * - outbox-e2e-{redis,nats}-cdc: the same with the CDC relay (createOutboxCdcRelay) publishing instead of the polling relays;
  *   needs wal_level=logical (skipped otherwise).
  * Knobs for experiments: OUTBOX_BENCH_RATE, _INFLIGHT, _LANES, _GROUP, _BATCH, _RELAYS, _ONSENT=delete, _WARMUP_MS,
- * _NATS_ORDERED=0 (NATS subscriber without orderedDelivery),
+ * _NATS_ORDERED=0 (NATS subscriber without orderedDelivery), _NATS_PID=<pid> (count only this nats-server's CPU),
  * _TRACE=<file> (latency per 100 ms of commit time).
  */
 import { randomBytes } from 'node:crypto';
@@ -22,7 +22,7 @@ import { connect, type NatsConnection } from 'nats';
 import pg from 'pg';
 import { percentile, type BenchCase, type BenchContext } from '@dataplane/bench';
 import { Consumer, PollingRelay, createEvent, type Transport } from '@dataplane/outbox';
-import { PgInbox, PgOutboxStore, type PgQueryable } from '@dataplane/outbox/pg';
+import { PgInbox, PgOutboxStore, type PgPoolLike, type PgQueryable } from '@dataplane/outbox/pg';
 import { RedisStreamsTransport } from '@dataplane/outbox/redis';
 import { NatsJetStreamTransport } from '@dataplane/outbox/nats';
 import { createOutboxCdcRelay } from '@dataplane/outbox/pg-cdc';
@@ -41,9 +41,12 @@ interface Env {
   done(): Promise<void>;
 }
 
-/** CPU seconds (user + system) used so far by this database's backends serving the bench pool (Linux /proc). */
-async function pgCpuSeconds(pool: pg.Pool, schema: string): Promise<number> {
-  const r = await pool.query('select pid from pg_stat_activity where application_name = $1', [schema]);
+/**
+ * CPU seconds (user + system) used so far by this database's backends whose application_name is `name` (Linux /proc).
+ * The e2e case gives producers, relays and the consumer's inbox their own pools (`<schema>_prod`, `_relay`, `_inbox`).
+ */
+async function pgCpuSeconds(pool: pg.Pool, name: string): Promise<number> {
+  const r = await pool.query('select pid from pg_stat_activity where application_name = $1', [name]);
   let ticks = 0;
   for (const row of r.rows as Array<{ pid: number }>) {
     try {
@@ -56,11 +59,15 @@ async function pgCpuSeconds(pool: pg.Pool, schema: string): Promise<number> {
   return ticks / 100;
 }
 
-/** CPU seconds (user + system) used so far by the local nats-server process(es) (Linux /proc; 0 elsewhere). */
+/**
+ * CPU seconds (user + system) used so far by the local nats-server process(es) (Linux /proc; 0 elsewhere), or by the
+ * one process OUTBOX_BENCH_NATS_PID names (a private server at NATS_URL: other work on a shared server is not counted).
+ */
 function natsServerCpuSeconds(): number {
   let ticks = 0;
+  const only = process.env.OUTBOX_BENCH_NATS_PID;
   try {
-    for (const pid of readdirSync('/proc')) {
+    for (const pid of only === undefined ? readdirSync('/proc') : [only]) {
       if (!/^[0-9]+$/.test(pid)) continue;
       try {
         if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'nats-server') continue;
@@ -127,6 +134,38 @@ async function env(kind: 'redis' | 'nats'): Promise<Env> {
   };
 }
 
+/** Counts the statements run through a pool, by kind (what each relay cycle and inbox transaction issues). */
+function countingPool(pool: pg.Pool, counts: Map<string, number>): PgPoolLike {
+  const kind = (text: string): string => {
+    const t = text.replace(/\s+/g, ' ').trim();
+    if (t.startsWith('begin; with cand') || t.startsWith('begin isolation level read committed; with cand')) return 'claim';
+    if (t.startsWith('select exists')) return 'idleCheck';
+    if (t.startsWith('begin; insert')) return 'inboxBeginInsert';
+    if (t.startsWith('update') || t.startsWith('delete from')) return 'mark';
+    return t.split(' ').slice(0, 3).join(' ').replace(/bench_outbox_[0-9a-f]+\./g, '');
+  };
+  const add = (text: string): void => {
+    const k = kind(text);
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  };
+  return {
+    query: (text, values) => {
+      add(text);
+      return pool.query(text, values) as never;
+    },
+    connect: async () => {
+      const c = await pool.connect();
+      return {
+        query: (text: string, values?: unknown[]) => {
+          add(text);
+          return c.query(text, values) as never;
+        },
+        release: (err?: boolean | Error) => c.release(err),
+      };
+    },
+  };
+}
+
 async function appendBacklog(store: PgOutboxStore, pool: pg.Pool, n: number): Promise<void> {
   const per = 500;
   for (let i = 0; i < n; i += per) {
@@ -185,10 +224,17 @@ function e2eCase(kind: 'redis' | 'nats', publisher: 'polling' | 'cdc' = 'polling
           process.stderr.write(`[bench outbox] ${kind}-cdc skipped: the server at PGURL needs wal_level=logical\n`);
           return;
         }
-        const store = new PgOutboxStore({ pool: e.pool, schema: e.schema, table: 'ob', partitions: 16, partitionsPerClaim: 8, onSent });
+        // producers, relays and the consumer's inbox each get a pool of their own, so PostgreSQL CPU splits by role
+        const roles = ['prod', 'relay', 'inbox'] as const;
+        const pools = Object.fromEntries(roles.map((r) => [r, new pg.Pool({ connectionString: PGURL, max: r === 'relay' ? relayCount + 2 : r === 'inbox' ? lanes + 2 : 6, application_name: `${e.schema}_${r}` })])) as Record<(typeof roles)[number], pg.Pool>;
+        const sqlCounts = { relay: new Map<string, number>(), inbox: new Map<string, number>() };
+        const store = new PgOutboxStore({ pool: countingPool(pools.relay, sqlCounts.relay), schema: e.schema, table: 'ob', partitions: 16, partitionsPerClaim: 8, onSent });
         await store.migrate();
-        const inbox = new PgInbox({ pool: e.pool, schema: e.schema, concurrency: lanes, maxGroupSize: group });
+        const inbox = new PgInbox({ pool: countingPool(pools.inbox, sqlCounts.inbox), schema: e.schema, concurrency: lanes, maxGroupSize: group });
         await inbox.migrate();
+        sqlCounts.relay.clear();
+        sqlCounts.inbox.clear();
+        const pgRoleCpu = async (): Promise<number[]> => Promise.all(roles.map((r) => pgCpuSeconds(e.pool, `${e.schema}_${r}`)));
         const lat: number[] = [];
         const warmLat: number[] = [];
         // OUTBOX_BENCH_TRACE=<file>: per 100 ms of commit time, events, p50 and max latency (where stalls happen)
@@ -232,14 +278,15 @@ function e2eCase(kind: 'redis' | 'nats', publisher: 'polling' | 'cdc' = 'polling
         let sent = 0;
         let outstanding = 0;
         const inFlight = new Set<Promise<void>>();
-        const cpu0 = { node: process.cpuUsage(), pg: await pgCpuSeconds(e.pool, e.schema), broker: (await e.brokerCpu?.()) ?? 0 };
+        const cpu0 = { node: process.cpuUsage(), pg: await pgRoleCpu(), broker: (await e.brokerCpu?.()) ?? 0 };
+        const counts0 = { relay: new Map(sqlCounts.relay), inbox: new Map(sqlCounts.inbox) };
         const t0 = performance.now();
         for (let tick = 0; tick < ticks; tick++) {
           // transactions start on the 10 ms clock, up to 4 at once (a slow commit does not hold the next one back)
           while (outstanding >= 4) await Promise.race(inFlight);
           outstanding++;
           const p = (async () => {
-            const c = await e.pool.connect();
+            const c = await pools.prod.connect();
             await c.query('begin');
             await store.append(c, Array.from({ length: perTick }, (_, j) => ({ aggregateType: 'acct', aggregateId: `a${(tick * perTick + j) % 1000}`, type: 'Step', payload: { k: tick } })));
             commitAt[tick] = performance.now();
@@ -267,14 +314,25 @@ function e2eCase(kind: 'redis' | 'nats', publisher: 'polling' | 'cdc' = 'polling
         // CPU per 1,000 events handled, by process: the machine's 2 cores are the budget
         const nodeCpu = process.cpuUsage(cpu0.node);
         const perK = (s: number) => Math.round((s * 1000 * 1000) / Math.max(1, consumer.stats().handled));
+        const pgCpu = (await pgRoleCpu()).map((v, i) => v - cpu0.pg[i]!);
         const cpu: Record<string, number> = {
           cpuMsPer1kNode: perK((nodeCpu.user + nodeCpu.system) / 1e6),
-          cpuMsPer1kPostgres: perK((await pgCpuSeconds(e.pool, e.schema)) - cpu0.pg),
+          cpuMsPer1kPostgres: perK(pgCpu.reduce((a, b) => a + b, 0)),
+          cpuMsPer1kPgProducers: perK(pgCpu[0]!),
+          cpuMsPer1kPgRelays: perK(pgCpu[1]!),
+          cpuMsPer1kPgInbox: perK(pgCpu[2]!),
         };
+        // statements per 1,000 events handled while measuring, by kind (relay: claim, idleCheck, mark, rollback...)
+        const sqlPer1k: Record<string, number> = {};
+        for (const side of ['relay', 'inbox'] as const) {
+          for (const [k, v] of sqlCounts[side]) sqlPer1k[`sql_${side}_${k}`] = Math.round(((v - (counts0[side].get(k) ?? 0)) * 1000 * 10) / Math.max(1, consumer.stats().handled)) / 10;
+        }
+        process.stderr.write(`[bench outbox] ${kind} statements per 1,000 events: ${JSON.stringify(sqlPer1k)}\n`);
         if (e.brokerCpu !== undefined) cpu.cpuMsPer1kBroker = perK((await e.brokerCpu()) - cpu0.broker);
         await Promise.all(relays.map((r) => r.close()));
         await cdc?.close();
         await consumer.close();
+        await Promise.all(Object.values(pools).map((p) => p.end()));
         if (cdc !== undefined) {
           await e.pool.query('select pg_drop_replication_slot($1)', [e.schema]).catch(() => {});
           await e.pool.query(`drop publication if exists ${e.schema}_pub`);
@@ -298,7 +356,7 @@ function e2eCase(kind: 'redis' | 'nats', publisher: 'polling' | 'cdc' = 'polling
           natsPublishCalls: ts.publishBatches, natsRoundsPerCall: Math.round((ts.publishRounds / Math.max(1, ts.publishBatches)) * 100) / 100,
           natsEventsPerCall: Math.round(ts.published / Math.max(1, ts.publishBatches)), natsPublishFailures: ts.publishFailures, natsDelivered: ts.delivered,
         };
-        ctx.report({ metric: 'end-to-end handled', unit: 'events/s', higherIsBetter: true, ours: consumer.stats().handled / secs, peers: {}, notes: { publisher, targetRate: rate, producedPerSec: Math.round(total / produceSecs), events: total, relays: publisher === 'cdc' ? 0 : relayCount, relayBatch: batch, onSent, inboxMaxGroupSize: group, consumerMaxInFlight: inflight, inboxLanes: lanes, inboxTransactions: inbox.stats().transactions, inboxMaxGroup: inbox.stats().maxGroup, relayBatches: relays.reduce((n, r) => n + r.stats().batches, 0), ...cpu, ...atEnd, ...natsNotes, publishCallP50Ms: Math.round(percentile(pubMs, 50) * 10) / 10, publishCallP99Ms: Math.round(percentile(pubMs, 99) * 10) / 10, warmupMs: warmTicks * 10, warmupP99Ms: Math.round(percentile(warmLat, 99)) } });
+        ctx.report({ metric: 'end-to-end handled', unit: 'events/s', higherIsBetter: true, ours: consumer.stats().handled / secs, peers: {}, notes: { publisher, targetRate: rate, producedPerSec: Math.round(total / produceSecs), events: total, relays: publisher === 'cdc' ? 0 : relayCount, relayBatch: batch, onSent, inboxMaxGroupSize: group, consumerMaxInFlight: inflight, inboxLanes: lanes, inboxTransactions: inbox.stats().transactions, inboxMaxGroup: inbox.stats().maxGroup, relayBatches: relays.reduce((n, r) => n + r.stats().batches, 0), ...cpu, ...sqlPer1k, ...atEnd, ...natsNotes, publishCallP50Ms: Math.round(percentile(pubMs, 50) * 10) / 10, publishCallP99Ms: Math.round(percentile(pubMs, 99) * 10) / 10, warmupMs: warmTicks * 10, warmupP99Ms: Math.round(percentile(warmLat, 99)) } });
         ctx.report({ metric: 'commit-to-handled p50', unit: 'ms', higherIsBetter: false, ours: percentile(samples, 50), peers: {} });
         ctx.report({ metric: 'commit-to-handled p99', unit: 'ms', higherIsBetter: false, ours: percentile(samples, 99), peers: {} });
       } finally {

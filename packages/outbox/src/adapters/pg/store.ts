@@ -48,9 +48,10 @@ export function lastResult(r: Awaited<ReturnType<PgQueryable['query']>>): Awaite
 /**
  * Transactional outbox in PostgreSQL. `append` writes in the caller's transaction; `claim` is the polling relay's
  * step: it takes transaction-scoped advisory locks on a few aggregate-hash partitions (try-lock: busy ones are
- * skipped, so several relays work side by side), reads their oldest unsent rows `FOR UPDATE SKIP LOCKED`, publishes
- * them and marks them sent in the same transaction. Since a partition is held by one relay for the whole publish, no
- * relay can publish event n+1 of an aggregate while event n is in flight or unsent.
+ * skipped, so several relays work side by side), then reads their oldest unsent rows with a snapshot taken after the
+ * locks were granted, publishes them and marks them sent in the same transaction. Since a partition is held by one
+ * relay for the whole publish, no relay can publish event n+1 of an aggregate while event n is in flight or unsent,
+ * and no relay reads a row another relay has already marked sent.
  *
  * @remarks Per-aggregate order is append (sequence) order: producers writing the same aggregate concurrently must
  * serialise on the aggregate (its row lock), as they normally do.
@@ -191,10 +192,11 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
   /**
    * {@inheritDoc OutboxSource.claim}
    *
-   * Two round trips for a batch: `begin` with one statement that picks the partitions with unsent rows in a random
-   * order, try-locks the first `partitionsPerClaim` of them that no other relay holds and reads their oldest unsent
-   * rows `FOR UPDATE SKIP LOCKED`; then, after `publish` resolved, the `UPDATE ... sent_at` (or `DELETE`) of the batch and `COMMIT`
-   * sent together. After an empty claim the next one first checks, outside any transaction, that an unsent row
+   * Two round trips for a batch: `begin` (READ COMMITTED) with a statement that picks the partitions with unsent rows
+   * in a random order and try-locks the first `partitionsPerClaim` of them that no other relay holds, and a second
+   * statement, with its own snapshot taken after the locks, that reads their oldest unsent rows (no row locks: the
+   * partition locks already keep other relays off them); then, after `publish` resolved, the `UPDATE ... sent_at` (or
+   * `DELETE`) of the batch and `COMMIT` sent together. After an empty claim the next one first checks, outside any transaction, that an unsent row
    * exists (one round trip while idle).
    */
   async claim(max: number, publish: (events: readonly OutboxEvent[]) => Promise<void>): Promise<number> {
@@ -213,28 +215,38 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
     const c = await this.#pool.connect();
     let broken = false;
     try {
-      // every value is an integer: the statement goes inline, in one round trip with BEGIN (simple query protocol)
-      // per partition, index probes only (LIMIT inside LATERAL keeps the planner from scanning the whole backlog):
-      // does it have an unsent row; its oldest `max` unsent seqs; then the oldest `max` of those, locked FOR UPDATE
-      const sql = `with cand as materialized (
+      // every value is an integer: the statements go inline, in one round trip with BEGIN (simple query protocol).
+      // First statement: per partition, index probes only (LIMIT inside LATERAL keeps the planner from scanning the
+      // whole backlog): does it have an unsent row; try-lock the first `partitionsPerClaim` of those (transaction-scoped
+      // advisory locks) and note which in a transaction-local setting.
+      // Second statement, with a snapshot taken after those locks were granted: the oldest `max` unsent seqs of the
+      // locked partitions and their rows. A relay that held one of the partitions before has committed or rolled back
+      // by then (its locks go at the end of its transaction), so its marks are visible and no sent row is read again;
+      // no relay marks rows of a partition it does not hold, so the rows need no row lock (no FOR UPDATE: no lock
+      // record per row, no second write of each row besides the mark). READ COMMITTED is explicit because the second
+      // statement needs its own snapshot whatever default_transaction_isolation says. The outer select repeats no
+      // `sent_at is null` (its snapshot is pick's): with it, a planner without statistics (a new table, no ANALYZE yet)
+      // ANDs a bitmap of the whole unsent index into the primary-key lookup, which cost half the relay's PostgreSQL CPU.
+      const sql = `begin isolation level read committed;
+           with cand as materialized (
              select u.p from unnest('{${order.join(',')}}'::int[]) with ordinality as u(p, o)
              cross join lateral (select 1 from ${this.#t} where sent_at is null and part = u.p limit 1) x
              order by u.o),
-           locked as materialized (select p from cand where pg_try_advisory_xact_lock(${this.#lockKey}, p) limit ${this.#perClaim}),
-           pick as materialized (select r.seq from locked l
+           locked as materialized (select p from cand where pg_try_advisory_xact_lock(${this.#lockKey}, p) limit ${this.#perClaim})
+           select set_config('dataplane.outbox_claim', coalesce(string_agg(p::text, ','), ''), true) from locked;
+           with pick as materialized (select r.seq
+             from unnest(string_to_array(current_setting('dataplane.outbox_claim'), ',')::int[]) as l(p)
              cross join lateral (select seq from ${this.#t} where sent_at is null and part = l.p order by seq limit ${max}) r
              order by r.seq limit ${max})
            select seq, id, aggregate_type, aggregate_id, type, version, payload, headers, occurred_at from ${this.#t}
-           where seq = any(array(select seq from pick)) and sent_at is null order by seq for update skip locked`;
-      const begun = await c.query(`begin; ${sql}`).catch(async (err: unknown) => {
+           where seq = any(array(select seq from pick)) order by seq`;
+      const begun = await c.query(sql).catch(async (err: unknown) => {
         await c.query('rollback').catch(() => {
           broken = true;
         });
         throw err;
       });
       try {
-        // the lock is taken inside the statement, after its snapshot: a row another relay marked sent after the
-        // snapshot is re-checked by FOR UPDATE on its newest version (sent_at is set, so it is skipped)
         const r = lastResult(begun);
         if (r.rows.length === 0) {
           await c.query('rollback');
