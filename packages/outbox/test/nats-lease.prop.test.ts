@@ -195,7 +195,7 @@ class World {
 type Cmd = fc.AsyncCommand<{ nodes: number }, World>;
 const node = fc.nat({ max: 3 });
 const mode = fc.constantFrom<Mode>('ok', 'ok', 'cut', 'lossy', 'slowReply');
-const latency = fc.constantFrom(0, 1, 10, 50, 200, 400, 700);
+const latency = fc.constantFrom(0, 1, 10, 50, 200, 400, 700, 900);
 
 const commands: fc.Arbitrary<Cmd>[] = [
   fc.tuple(mode, latency).map(([m, l]): Cmd => ({

@@ -154,7 +154,7 @@ export class LeaseKeeper {
       .catch((err: unknown) => {
         this.#failed = true;
         if (rethrow) throw err;
-        this.#o.onError(err);
+        this.#o.onError(new OutboxError('OUTBOX_TRANSPORT_UNAVAILABLE', `lease ${this.#state === 'held' ? 'renewal' : 'acquisition'} failed: ${(err as Error).message}`, { cause: err, retryable: true }));
       })
       .finally(() => {
         this.#op = undefined;
@@ -182,7 +182,8 @@ export class LeaseKeeper {
     const from = this.#clock.now();
     const revision = await this.#o.store.create(this.#o.holder);
     if (revision === undefined) return;
-    if (this.#closing || this.#state !== 'standby') {
+    // closing, or the write took so long that the fence would already be due: give it back
+    if (this.#closing || this.#state !== 'standby' || this.#clock.now() - from >= this.#o.ttlMs - this.#margin) {
       await this.#o.store.remove(revision);
       return;
     }
@@ -191,7 +192,6 @@ export class LeaseKeeper {
     this.#counts.acquired++;
     this.#revision = revision;
     this.#written(from);
-    if ((this.#state as string) !== 'held') return; // the write took too long: fenced at once
     const tenure = this.#tenure;
     this.#activation = this.#o.onAcquired();
     this.#activating = this.#activation.catch(async (err: unknown) => {
