@@ -70,6 +70,35 @@ describe('PgOutboxStore.claim under contention', () => {
     await contend('ob_delete', undefined, 'delete');
   });
 
+  it('fills each batch while the backlog lasts, skewed or not, with a run of the oldest events of each partition', async () => {
+    const pool = new pg.Pool({ connectionString: PGURL, max: 4 });
+    pools.push(pool);
+    const store = new PgOutboxStore({ pool, schema, table: 'ob_share', partitions: 8, partitionsPerClaim: 8 });
+    await store.migrate();
+    // one claimer locks every partition; one hot aggregate (one partition) and a few cold ones: each partition's share
+    // (16 / 8) is smaller than the hot backlog, so full batches need the hot partition to give more than its share
+    const evs = [
+      ...Array.from({ length: 60 }, (_, n) => ({ aggregateId: 'hot', n })),
+      ...Array.from({ length: 12 }, (_, i) => ({ aggregateId: `cold${i}`, n: 0 })),
+    ];
+    const c = await pool.connect();
+    await c.query('begin');
+    await store.append(c, evs.map((e) => ({ aggregateType: 'acct', aggregateId: e.aggregateId, type: 'Step', payload: { n: e.n } })));
+    await c.query('commit');
+    c.release();
+    const max = 16;
+    const log: OutboxEvent[] = [];
+    let left = evs.length;
+    while (left > 0) {
+      const n = await store.claim(max, async (batch) => void log.push(...batch));
+      expect(n).toBe(Math.min(max, left));
+      left -= n;
+    }
+    expect(await store.claim(max, async () => {})).toBe(0);
+    expect(new Set(log.map((e) => e.id)).size).toBe(evs.length);
+    expect(log.filter((e) => e.aggregateId === 'hot').map((e) => (e.payload as { n: number }).n)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+  });
+
   it('keeps that when the pool defaults to REPEATABLE READ', async () => {
     await contend('ob_rr', '-c default_transaction_isolation=repeatable\\ read', 'mark');
   });

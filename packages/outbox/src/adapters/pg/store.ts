@@ -194,10 +194,14 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
    *
    * Two round trips for a batch: `begin` (READ COMMITTED) with a statement that picks the partitions with unsent rows
    * in a random order and try-locks the first `partitionsPerClaim` of them that no other relay holds, and a second
-   * statement, with its own snapshot taken after the locks, that reads their oldest unsent rows (no row locks: the
-   * partition locks already keep other relays off them); then, after `publish` resolved, the `UPDATE ... sent_at` (or
-   * `DELETE`) of the batch and `COMMIT` sent together. After an empty claim the next one first checks, outside any transaction, that an unsent row
-   * exists (one round trip while idle).
+   * statement, with its own snapshot taken after the locks, that reads the batch (no row locks: the partition locks
+   * already keep other relays off them); then, after `publish` resolved, the `UPDATE ... sent_at` (or `DELETE`) of the
+   * batch and `COMMIT` sent together. After an empty claim the next one first checks, outside any transaction, that
+   * an unsent row exists (one round trip while idle).
+   *
+   * The batch holds up to `max` events and is, for each locked partition, a run of its oldest unsent events: each of
+   * the k locked partitions first gets a share of ceil(max / k) and, when that leaves room, the partitions that
+   * filled their share give more, oldest first.
    */
   async claim(max: number, publish: (events: readonly OutboxEvent[]) => Promise<void>): Promise<number> {
     if (this.#idle) {
@@ -219,14 +223,18 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
       // First statement: per partition, index probes only (LIMIT inside LATERAL keeps the planner from scanning the
       // whole backlog): does it have an unsent row; try-lock the first `partitionsPerClaim` of those (transaction-scoped
       // advisory locks) and note which in a transaction-local setting.
-      // Second statement, with a snapshot taken after those locks were granted: the oldest `max` unsent seqs of the
-      // locked partitions and their rows. A relay that held one of the partitions before has committed or rolled back
-      // by then (its locks go at the end of its transaction), so its marks are visible and no sent row is read again;
-      // no relay marks rows of a partition it does not hold, so the rows need no row lock (no FOR UPDATE: no lock
-      // record per row, no second write of each row besides the mark). READ COMMITTED is explicit because the second
-      // statement needs its own snapshot whatever default_transaction_isolation says. The outer select repeats no
-      // `sent_at is null` (its snapshot is pick's): with it, a planner without statistics (a new table, no ANALYZE yet)
-      // ANDs a bitmap of the whole unsent index into the primary-key lookup, which cost half the relay's PostgreSQL CPU.
+      // Second statement, with a snapshot taken after those locks were granted: the batch. A relay that held one of
+      // the partitions before has committed or rolled back by then (its locks go at the end of its transaction), so
+      // its marks are visible and no sent row is read again; no relay marks rows of a partition it does not hold, so
+      // the rows need no row lock (no FOR UPDATE: no lock record per row, no second write of each row besides the
+      // mark). READ COMMITTED is explicit because the second statement needs its own snapshot whatever
+      // default_transaction_isolation says.
+      // The batch is a prefix (in seq order) of each locked partition's unsent rows, which is what keeps per-aggregate
+      // order: first the oldest ceil(max / k) of each of the k partitions, read with their columns in one index scan
+      // each (every index entry costs a heap visit anyway); only when that makes fewer than `max` rows are the
+      // partitions that had that many read further. The oldest `max` of those go out. With a backlog in every partition
+      // this reads `max` rows, not k × max as taking the oldest `max` of each partition first did.
+      const cols = 'seq, part, id, aggregate_type, aggregate_id, type, version, payload, headers, occurred_at';
       const sql = `begin isolation level read committed;
            with cand as materialized (
              select u.p from unnest('{${order.join(',')}}'::int[]) with ordinality as u(p, o)
@@ -234,12 +242,14 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
              order by u.o),
            locked as materialized (select p from cand where pg_try_advisory_xact_lock(${this.#lockKey}, p) limit ${this.#perClaim})
            select set_config('dataplane.outbox_claim', coalesce(string_agg(p::text, ','), ''), true) from locked;
-           with pick as materialized (select r.seq
-             from unnest(string_to_array(current_setting('dataplane.outbox_claim'), ',')::int[]) as l(p)
-             cross join lateral (select seq from ${this.#t} where sent_at is null and part = l.p order by seq limit ${max}) r
-             order by r.seq limit ${max})
-           select seq, id, aggregate_type, aggregate_id, type, version, payload, headers, occurred_at from ${this.#t}
-           where seq = any(array(select seq from pick)) order by seq`;
+           with parts as materialized (select string_to_array(current_setting('dataplane.outbox_claim'), ',')::int[] as a),
+           per as materialized (select (${max} + cardinality(a) - 1) / greatest(cardinality(a), 1) as n from parts),
+           head as materialized (select r.* from parts cross join unnest(parts.a) as l(p)
+             cross join lateral (select ${cols} from ${this.#t} where sent_at is null and part = l.p order by seq limit (select n from per)) r),
+           more as materialized (select r.* from (select part, max(seq) as last from head group by part having count(*) >= (select n from per)) f
+             cross join lateral (select ${cols} from ${this.#t} where sent_at is null and part = f.part and seq > f.last order by seq limit ${max}) r
+             where (select count(*) from head) < ${max})
+           select ${cols} from (select * from head union all select * from more) u order by seq limit ${max}`;
       const begun = await c.query(sql).catch(async (err: unknown) => {
         await c.query('rollback').catch(() => {
           broken = true;
