@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer, connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,6 +82,39 @@ function orderWatch(evs: readonly OutboxEvent[]) {
       else if (p.k > want) inversions.push(`${p.agg}: event ${p.k} before event ${want}`);
     },
     complete: (): boolean => [...count].every(([agg, c]) => next.get(agg) === c),
+  };
+}
+
+/**
+ * A TCP proxy in front of the NATS server that can stall: while stalled, bytes in both directions are held back (a
+ * network partition that the TCP connection survives); `heal` delivers them.
+ */
+async function stallProxy(url: string): Promise<{ url: string; stall(): void; heal(): void; close(): void }> {
+  const target = new URL(url.replace(/^nats:/, 'http:'));
+  let stalled = false;
+  const held: (() => void)[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const up = tcpConnect(Number(target.port), target.hostname);
+    for (const [from, to] of [[client, up], [up, client]] as const) {
+      sockets.add(from);
+      from.on('error', () => to.destroy());
+      from.on('close', () => to.destroy());
+      from.on('data', (d: Buffer) => (stalled ? held.push(() => to.write(d)) : to.write(d)));
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `nats://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stall: () => void (stalled = true),
+    heal: () => {
+      stalled = false;
+      for (const f of held.splice(0)) f();
+    },
+    close: () => {
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
   };
 }
 
@@ -218,6 +252,55 @@ describe('NatsJetStreamTransport lease: one active subscriber per group (ordered
     expect(failoverMs).toBeLessThan(3 * TTL);
     await subB.close();
     await b.close();
+  }, 120_000);
+
+  it('a holder cut off from the server fences itself (handles nothing more, even after the partition heals), the standby takes over in order', async () => {
+    const f = fresh();
+    const proxy = await stallProxy(NATS_URL);
+    const ncA = await connect({ servers: proxy.url, reconnect: false });
+    const a = new NatsJetStreamTransport(f.opts(ncA, { onError: () => {} })); // its lease renewals time out while cut off
+    const b = new NatsJetStreamTransport(f.opts(nc));
+    const all = events(3_000, 12);
+    const watch = orderWatch(all);
+    const byA: string[] = [];
+    const byB: string[] = [];
+    const slow = (): Promise<void> => new Promise((r) => setTimeout(r, 1));
+    const subA = await a.subscribe({ group: 'g', aggregateTypes: ['acct'], consumer: 'a', maxInFlight: 8 }, async (e) => {
+      byA.push(e.id);
+      watch.see(e.id);
+      await slow();
+    });
+    const subB = await b.subscribe({ group: 'g', aggregateTypes: ['acct'], consumer: 'b', maxInFlight: 8 }, async (e) => {
+      byB.push(e.id);
+      watch.see(e.id);
+      await slow();
+    });
+    expect(a.stats().leaseHeld).toBe(1);
+    for (let i = 0; i < all.length; i += 500) await b.publish(all.slice(i, i + 500));
+    await until(() => byA.length >= 500);
+    const t0 = performance.now();
+    proxy.stall();
+    await until(() => a.stats().leaseLost === 1, 5 * TTL);
+    const fencedMs = performance.now() - t0;
+    const handledByA = byA.length;
+    await until(() => b.stats().leaseHeld === 1, 5 * TTL);
+    const takenMs = performance.now() - t0;
+    proxy.heal();
+    await until(() => watch.complete() || watch.inversions.length > 0);
+    await new Promise((r) => setTimeout(r, TTL)); // the healed holder stays a standby and hands nothing over
+    console.log(`lease after a partition: holder fenced after ${fencedMs.toFixed(0)} ms, standby holding after ${takenMs.toFixed(0)} ms (TTL ${TTL})`);
+    expect(watch.inversions).toEqual([]);
+    expect(watch.complete()).toBe(true);
+    expect(fencedMs).toBeLessThan(takenMs); // it stopped before anyone else could start
+    expect(byA.length).toBe(handledByA);
+    expect(a.stats()).toMatchObject({ leaseHeld: 0, leaseAcquired: 1, leaseLost: 1 });
+    expect(b.stats()).toMatchObject({ leaseHeld: 1, leaseAcquired: 1, leaseLost: 0 });
+    await subB.close();
+    await subA.close();
+    await a.close();
+    await b.close();
+    await ncA.close();
+    proxy.close();
   }, 120_000);
 
   it('with orderedDelivery false there is no lease: both subscribers of a group handle events', async () => {

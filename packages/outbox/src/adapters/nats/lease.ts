@@ -150,11 +150,12 @@ export class LeaseKeeper {
   #run(rethrow = false): Promise<void> {
     if (this.#op !== undefined || this.#state === 'closed' || (this.#closing && this.#state === 'standby')) return this.#op ?? Promise.resolve();
     this.#clock.clearTimeout(this.#step);
-    const op = (this.#state === 'held' ? this.#renew() : this.#acquire())
+    const what = this.#state === 'held' ? 'renewal' : 'acquisition';
+    const op = (what === 'renewal' ? this.#renew() : this.#acquire())
       .catch((err: unknown) => {
         this.#failed = true;
         if (rethrow) throw err;
-        this.#o.onError(new OutboxError('OUTBOX_TRANSPORT_UNAVAILABLE', `lease ${this.#state === 'held' ? 'renewal' : 'acquisition'} failed: ${(err as Error).message}`, { cause: err, retryable: true }));
+        this.#o.onError(new OutboxError('OUTBOX_TRANSPORT_UNAVAILABLE', `lease ${what} failed: ${(err as Error).message}`, { cause: err, retryable: true }));
       })
       .finally(() => {
         this.#op = undefined;
