@@ -7,10 +7,14 @@
  * Safety, checked after every timer that fires: a keeper that believes it holds the lease (and is not crashed) is
  * the writer of the live entry, so no two keepers ever consume at once; `onAcquired`/`onLost` alternate and match
  * `held`. Liveness: once every keeper is reachable again, within 3 × ttl exactly one open keeper holds the lease.
+ * Also what the subscriber does when its keeper fences it (PullSubscriber.pause).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { createEvent, encodeEvent } from '@dataplane/outbox';
+import type { JsMsgLike } from '../src/adapters/nats/driver.js';
 import { LeaseKeeper, type LeaseClock, type LeaseStore } from '../src/adapters/nats/lease.js';
+import { PullSubscriber } from '../src/adapters/nats/subscriber.js';
 
 const RUNS = Number(process.env.FC_NUM_RUNS ?? 200);
 const TTL = 1000;
@@ -331,5 +335,66 @@ describe('LeaseKeeper (fake clock, fake KV)', () => {
     expect(takenAt).toBeGreaterThan(fencedAt);
     expect(w.nodes[0]!.keeper.stats().lost).toBe(1);
     expect(w.nodes[1]!.keeper.held).toBe(true);
+  });
+});
+
+describe('PullSubscriber.pause (what a holder does when it fences itself)', () => {
+  it('drops unstarted messages without acking them, lets running handlers finish and ack, ignores later messages of the paused consume, and pulls again on start', async () => {
+    const callbacks: ((m: JsMsgLike) => void)[] = [];
+    const closed: number[] = [];
+    const replies: string[] = [];
+    let dseq = 0;
+    const msg = (i: number): JsMsgLike => {
+      const seq = ++dseq;
+      const e = createEvent({ aggregateType: 't', aggregateId: `a${i}`, type: 'E', payload: i });
+      return {
+        data: new TextEncoder().encode(encodeEvent(e)),
+        reply: `$JS.ACK.S.g.1.${i}.${seq}.0.0`,
+        info: { redeliveryCount: 1 },
+        ack: () => void replies.push(`ack ${i}`),
+        nak: () => void replies.push(`nak ${i}`),
+        term: () => void replies.push(`term ${i}`),
+      };
+    };
+    const running: (() => void)[] = [];
+    const started: number[] = [];
+    const s = new PullSubscriber(
+      (e) => {
+        started.push(e.payload as number);
+        return new Promise<void>((resolve) => running.push(resolve));
+      },
+      {
+        maxInFlight: 2,
+        nakDelayMs: 0,
+        closeNakDelayMs: 0,
+        onError: () => {},
+        flush: undefined,
+        open: async (callback) => {
+          const k = callbacks.push(callback) - 1;
+          return { close: async () => void closed.push(k), closed: () => new Promise<void>(() => {}) };
+        },
+        resync: async () => 1,
+      },
+    );
+    await s.start(1);
+    for (let i = 1; i <= 5; i++) callbacks[0]!(msg(i));
+    expect(started).toEqual([1, 2]);
+    expect(s.stats()).toMatchObject({ inFlight: 2, queued: 3 });
+    s.pause();
+    expect(closed).toEqual([0]);
+    expect(s.stats()).toMatchObject({ inFlight: 2, queued: 0, dropped: 3 });
+    callbacks[0]!(msg(6)); // still arriving from the paused consume: dropped too
+    for (const r of running.splice(0)) r();
+    await s.settled();
+    expect(started).toEqual([1, 2]);
+    expect(replies).toEqual(['ack 1', 'ack 2']); // 3..6 neither acked nor nak'ed
+    dseq = 0;
+    await s.start(1); // the lease again: a new consume (the consumer was re-created: sequences from 1)
+    expect(callbacks.length).toBe(2);
+    callbacks[1]!(msg(3));
+    expect(started).toEqual([1, 2, 3]);
+    for (const r of running.splice(0)) r();
+    await s.close();
+    expect(replies).toEqual(['ack 1', 'ack 2', 'ack 3']);
   });
 });
