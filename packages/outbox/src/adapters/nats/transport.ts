@@ -215,7 +215,8 @@ export interface NatsJetStreamTransportStats {
  * `orderedDelivery` (the default) the subscriber notices the loss (unacknowledged deliveries when it subscribes, a
  * gap in the consumer's delivery sequence while it runs) and re-creates the durable consumer from its ack floor, so
  * the lost event and everything after it are handed over again in stream order before anything newer. That needs
- * one active subscriber per group; see `orderedDelivery`. Either way the inbox applies every event exactly once.
+ * one active subscriber per group, which a lease in a JetStream KV bucket enforces (other subscribers of the group
+ * are standbys); see `orderedDelivery` and `leaseTtlMs`. Either way the inbox applies every event exactly once.
  * `close()` naks the events it never started, which puts them ahead of newer messages.
  *
  * @example
