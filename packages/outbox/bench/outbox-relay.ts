@@ -137,7 +137,7 @@ async function env(kind: 'redis' | 'nats'): Promise<Env> {
 /** Counts the statements run through a pool, by kind (what each relay cycle and inbox transaction issues). */
 function countingPool(pool: pg.Pool, counts: Map<string, number>): PgPoolLike {
   const kind = (text: string): string => {
-    const t = text.replace(/\s+/g, ' ').trim();
+    const t = text.slice(0, 80).replace(/\s+/g, ' ').trim(); // the start says what it is (inbox statements are long)
     if (t.startsWith('begin; with cand') || t.startsWith('begin isolation level read committed; with cand')) return 'claim';
     if (t.startsWith('select exists')) return 'idleCheck';
     if (t.startsWith('begin; insert')) return 'inboxBeginInsert';

@@ -39,6 +39,8 @@ export interface PgOutboxStoreOptions {
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 const DIGITS = /^[0-9]{1,20}$/;
+/** A row's `ctid` as PostgreSQL prints it: `(block,offset)`. */
+const TID = /^\([0-9]{1,10},[0-9]{1,5}\)$/;
 
 /** node-postgres answers a multi-statement text with one result per statement; other drivers with the last one. @internal */
 export function lastResult(r: Awaited<ReturnType<PgQueryable['query']>>): Awaited<ReturnType<PgQueryable['query']>> {
@@ -234,7 +236,7 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
       // each (every index entry costs a heap visit anyway); only when that makes fewer than `max` rows are the
       // partitions that had that many read further. The oldest `max` of those go out. With a backlog in every partition
       // this reads `max` rows, not k × max as taking the oldest `max` of each partition first did.
-      const cols = 'seq, part, id, aggregate_type, aggregate_id, type, version, payload, headers, occurred_at';
+      const cols = 'ctid, seq, part, id, aggregate_type, aggregate_id, type, version, payload, headers, occurred_at';
       const sql = `begin isolation level read committed;
            with cand as materialized (
              select u.p from unnest('{${order.join(',')}}'::int[]) with ordinality as u(p, o)
@@ -267,6 +269,7 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
         const n = r.rows.length;
         const evs = new Array<OutboxEvent>(n);
         const seqs = new Array<string>(n);
+        const tids = new Array<string>(n);
         let literal = true;
         for (let i = 0; i < n; i++) {
           const row = r.rows[i]!;
@@ -281,15 +284,21 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
             occurredAt: (row.occurred_at as Date).toISOString(),
           });
           const seq = String(row.seq);
-          if (!DIGITS.test(seq)) literal = false;
+          const tid = String(row.ctid);
+          if (!DIGITS.test(seq) || !TID.test(tid)) literal = false;
           seqs[i] = seq;
+          tids[i] = tid;
         }
         await publish(evs);
+        // the rows are found by ctid (a TID scan, whatever the planner knows about the table: by `seq = any(...)` a
+        // table never analysed was read whole for every batch) and checked by seq. No other relay touches them while
+        // this transaction holds their partitions, and nothing moves a row this transaction has read, so the ctids
+        // are still theirs.
         if (literal) {
-          // digits only, so the list can be inlined: mark and commit in one round trip (COMMIT does not run if the UPDATE fails)
-          await c.query(`${this.#markSql}any('{${seqs.join(',')}}'::bigint[]); commit`);
+          // digits only, so the lists can be inlined: mark and commit in one round trip (COMMIT does not run if the UPDATE fails)
+          await c.query(`${this.#markSql}'{"${tids.join('","')}"}'::tid[]) and seq = any('{${seqs.join(',')}}'::bigint[]); commit`);
         } else {
-          await c.query(`${this.#markSql}any($1::bigint[])`, [seqs]);
+          await c.query(`${this.#markSql}$1::tid[]) and seq = any($2::bigint[])`, [tids, seqs]);
           await c.query('commit');
         }
         return n;
@@ -306,7 +315,7 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
 
   /** The start of the statement that takes a published batch out of the unsent set (`onSent`). */
   get #markSql(): string {
-    return this.#onSent === 'delete' ? `delete from ${this.#t} where seq = ` : `update ${this.#t} set sent_at = now() where seq = `;
+    return this.#onSent === 'delete' ? `delete from ${this.#t} where ctid = any(` : `update ${this.#t} set sent_at = now() where ctid = any(`;
   }
 
   /** {@inheritDoc OutboxSource.cleanup} */
