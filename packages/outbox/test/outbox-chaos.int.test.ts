@@ -12,7 +12,7 @@
  * Sizes: OUTBOX_CHAOS_EVENTS (default 20000), OUTBOX_CHAOS_AGGREGATES (default 200); OUTBOX_CHAOS_REDIS_RESTARTS and
  * OUTBOX_CHAOS_NATS_RESTARTS (default 2 each, spread over the run); OUTBOX_CHAOS_KILL_MS (mean pause between SIGKILLs,
  * default 750); OUTBOX_CHAOS_TAIL_MS (after the appends, keep killing while the consumers catch up, up to this long,
- * default 30000); OUTBOX_CHAOS_VERBOSE=1 shows the children's stderr. One transport: `-t redis` or `-t nats`. The
+ * default 15000); OUTBOX_CHAOS_VERBOSE=1 shows the children's stderr. One transport: `-t redis` or `-t nats`. The
  * harness is test/fixtures/chaos-harness.ts; children run the built package (`npm run build -w @dataplane/outbox`).
  */
 import { spawnSync } from 'node:child_process';
@@ -30,7 +30,7 @@ describe.each(['redis', 'nats'] as const)('outbox chaos: pg -> relays -> %s -> i
     aggregates: Number(process.env.OUTBOX_CHAOS_AGGREGATES ?? 200),
     restarts: restarts(kind),
     killMs: Number(process.env.OUTBOX_CHAOS_KILL_MS ?? 750),
-    tailMs: Number(process.env.OUTBOX_CHAOS_TAIL_MS ?? 30_000),
+    tailMs: Number(process.env.OUTBOX_CHAOS_TAIL_MS ?? 15_000),
     verbose: process.env.OUTBOX_CHAOS_VERBOSE === '1',
   });
   afterAll(() => run.dispose());
