@@ -70,13 +70,12 @@ describe('PgOutboxStore.claim under contention', () => {
     await contend('ob_delete', undefined, 'delete');
   });
 
-  it('fills each batch while the backlog lasts, skewed or not, with a run of the oldest events of each partition', async () => {
+  it('takes a share of each locked partition, and full batches once one partition is left', async () => {
     const pool = new pg.Pool({ connectionString: PGURL, max: 4 });
     pools.push(pool);
     const store = new PgOutboxStore({ pool, schema, table: 'ob_share', partitions: 8, partitionsPerClaim: 8 });
     await store.migrate();
-    // one claimer locks every partition; one hot aggregate (one partition) and a few cold ones: each partition's share
-    // (16 / 8) is smaller than the hot backlog, so full batches need the hot partition to give more than its share
+    // one claimer locks every partition with unsent rows; one hot aggregate (one partition) and a few cold ones
     const evs = [
       ...Array.from({ length: 60 }, (_, n) => ({ aggregateId: 'hot', n })),
       ...Array.from({ length: 12 }, (_, i) => ({ aggregateId: `cold${i}`, n: 0 })),
@@ -90,8 +89,17 @@ describe('PgOutboxStore.claim under contention', () => {
     const log: OutboxEvent[] = [];
     let left = evs.length;
     while (left > 0) {
+      const before = log.length;
+      // the partitions with unsent rows, as the claim will find them (none other is touched between claims)
+      const parts = (await pool.query(`select count(distinct part)::int k from ${schema}.ob_share where sent_at is null`)).rows[0]!.k as number;
       const n = await store.claim(max, async (batch) => void log.push(...batch));
-      expect(n).toBe(Math.min(max, left));
+      const batch = log.slice(before);
+      expect(n).toBe(batch.length);
+      expect(n).toBeGreaterThan(0);
+      // no partition gives more than its share; a lone partition fills the batch
+      const share = Math.ceil(max / parts);
+      expect(batch.filter((e) => e.aggregateId === 'hot').length).toBeLessThanOrEqual(share);
+      if (parts === 1) expect(n).toBe(Math.min(max, left));
       left -= n;
     }
     expect(await store.claim(max, async () => {})).toBe(0);

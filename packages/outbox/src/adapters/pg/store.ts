@@ -202,8 +202,8 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
    * an unsent row exists (one round trip while idle).
    *
    * The batch holds up to `max` events and is, for each locked partition, a run of its oldest unsent events: each of
-   * the k locked partitions first gets a share of ceil(max / k) and, when that leaves room, the partitions that
-   * filled their share give more, oldest first.
+   * the k locked partitions gives at most ceil(max / k) (all of `max` when it is the only partition with unsent
+   * events).
    */
   async claim(max: number, publish: (events: readonly OutboxEvent[]) => Promise<void>): Promise<number> {
     if (this.#idle) {
@@ -232,10 +232,10 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
       // mark). READ COMMITTED is explicit because the second statement needs its own snapshot whatever
       // default_transaction_isolation says.
       // The batch is a prefix (in seq order) of each locked partition's unsent rows, which is what keeps per-aggregate
-      // order: first the oldest ceil(max / k) of each of the k partitions, read with their columns in one index scan
-      // each (every index entry costs a heap visit anyway); only when that makes fewer than `max` rows are the
-      // partitions that had that many read further. The oldest `max` of those go out. With a backlog in every partition
-      // this reads `max` rows, not k × max as taking the oldest `max` of each partition first did.
+      // order: the oldest ceil(max / k) of each of the k partitions, read with their columns in one index scan each.
+      // With a backlog in every partition this reads `max` rows, not k × max as taking the oldest `max` of each
+      // partition did; a lone partition with unsent rows (k = 1) still fills the batch. Kept this plain on purpose:
+      // both statements are parsed and planned on every claim, and that is most of a small claim's cost.
       const cols = 'ctid, seq, part, id, aggregate_type, aggregate_id, type, version, payload, headers, occurred_at';
       const sql = `begin isolation level read committed;
            with cand as materialized (
@@ -243,15 +243,11 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
              cross join lateral (select 1 from ${this.#t} where sent_at is null and part = u.p limit 1) x
              order by u.o),
            locked as materialized (select p from cand where pg_try_advisory_xact_lock(${this.#lockKey}, p) limit ${this.#perClaim})
-           select set_config('dataplane.outbox_claim', coalesce(string_agg(p::text, ','), ''), true) from locked;
-           with parts as materialized (select string_to_array(current_setting('dataplane.outbox_claim'), ',')::int[] as a),
-           per as materialized (select (${max} + cardinality(a) - 1) / greatest(cardinality(a), 1) as n from parts),
-           head as materialized (select r.* from parts cross join unnest(parts.a) as l(p)
-             cross join lateral (select ${cols} from ${this.#t} where sent_at is null and part = l.p order by seq limit (select n from per)) r),
-           more as materialized (select r.* from (select part, max(seq) as last from head group by part having count(*) >= (select n from per)) f
-             cross join lateral (select ${cols} from ${this.#t} where sent_at is null and part = f.part and seq > f.last order by seq limit ${max}) r
-             where (select count(*) from head) < ${max})
-           select ${cols} from (select * from head union all select * from more) u order by seq limit ${max}`;
+           select set_config('dataplane.outbox_claim', coalesce(string_agg(p::text, ','), ''), true),
+             set_config('dataplane.outbox_claim_n', ((${max} + count(*) - 1) / greatest(count(*), 1))::text, true) from locked;
+           select ${cols} from unnest(string_to_array(current_setting('dataplane.outbox_claim'), ',')::int[]) as l(p)
+             cross join lateral (select ${cols} from ${this.#t} where sent_at is null and part = l.p order by seq limit current_setting('dataplane.outbox_claim_n')::int) r
+             order by seq limit ${max}`;
       const begun = await c.query(sql).catch(async (err: unknown) => {
         await c.query('rollback').catch(() => {
           broken = true;
