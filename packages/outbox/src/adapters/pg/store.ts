@@ -196,8 +196,8 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
    *
    * Two round trips for a batch: `begin` (READ COMMITTED) with a statement that picks the partitions with unsent rows
    * in a random order and try-locks the first `partitionsPerClaim` of them that no other relay holds, and a second
-   * statement, with its own snapshot taken after the locks, that reads the batch (no row locks: the partition locks
-   * already keep other relays off them); then, after `publish` resolved, the `UPDATE ... sent_at` (or `DELETE`) of the
+   * statement, with its own snapshot taken after the locks, that reads the batch `FOR UPDATE SKIP LOCKED` (the
+   * partition locks already keep other relays off these rows; the row locks keep other writers off them); then, after `publish` resolved, the `UPDATE ... sent_at` (or `DELETE`) of the
    * batch and `COMMIT` sent together. After an empty claim the next one first checks, outside any transaction, that
    * an unsent row exists (one round trip while idle).
    *
@@ -227,10 +227,11 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
       // advisory locks) and note which in a transaction-local setting.
       // Second statement, with a snapshot taken after those locks were granted: the batch. A relay that held one of
       // the partitions before has committed or rolled back by then (its locks go at the end of its transaction), so
-      // its marks are visible and no sent row is read again; no relay marks rows of a partition it does not hold, so
-      // the rows need no row lock (no FOR UPDATE: no lock record per row, no second write of each row besides the
-      // mark). READ COMMITTED is explicit because the second statement needs its own snapshot whatever
-      // default_transaction_isolation says.
+      // its marks are visible and no sent row is read again. The rows are still read FOR UPDATE SKIP LOCKED: no relay
+      // marks rows of a partition it does not hold, so between relays the row locks are redundant, but they pin each
+      // row (and its ctid, by which the batch is marked) against any other writer of the outbox, such as an
+      // operator's UPDATE, while its batch is published; they cost about one WAL record per event. READ COMMITTED is explicit because the second statement needs
+      // its own snapshot whatever default_transaction_isolation says.
       // The batch is a prefix (in seq order) of each locked partition's unsent rows, which is what keeps per-aggregate
       // order: the oldest ceil(max / k) of each of the k partitions, read with their columns in one index scan each.
       // With a backlog in every partition this reads `max` rows, not k × max as taking the oldest `max` of each
@@ -246,7 +247,7 @@ export class PgOutboxStore implements OutboxStore<PgQueryable> {
            select set_config('dataplane.outbox_claim', coalesce(string_agg(p::text, ','), ''), true),
              set_config('dataplane.outbox_claim_n', ((${max} + count(*) - 1) / greatest(count(*), 1))::text, true) from locked;
            select ${cols} from unnest(string_to_array(current_setting('dataplane.outbox_claim'), ',')::int[]) as l(p)
-             cross join lateral (select ${cols} from ${this.#t} where sent_at is null and part = l.p order by seq limit current_setting('dataplane.outbox_claim_n')::int) r
+             cross join lateral (select ${cols} from ${this.#t} where sent_at is null and part = l.p order by seq limit current_setting('dataplane.outbox_claim_n')::int for update skip locked) r
              order by seq limit ${max}`;
       const begun = await c.query(sql).catch(async (err: unknown) => {
         await c.query('rollback').catch(() => {
