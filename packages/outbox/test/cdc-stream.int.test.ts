@@ -120,6 +120,9 @@ describe('pgoutput change stream (real PostgreSQL)', () => {
     const first = open();
     await first.start();
     await first.close();
+    // close() resolves only once the server has let go of the slot, so it can be dropped (or taken) at once
+    const { rows } = await admin.query('select active_pid from pg_replication_slots where slot_name = $1', [slot]);
+    expect(rows).toEqual([{ active_pid: null }]);
     await admin.query('select pg_drop_replication_slot($1)', [slot]);
     const second = open();
     await expect(second.start()).rejects.toSatisfy((e: unknown) => OutboxError.is(e, 'OUTBOX_SLOT_LOST'));

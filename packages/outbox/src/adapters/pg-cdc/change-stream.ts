@@ -129,6 +129,8 @@ export class PgChangeStream implements AsyncIterable<CdcTransaction> {
   readonly #queue: BoundedQueue<CdcTransaction>;
   readonly #assembler = new TransactionAssembler();
   #admin: PgClientLike | undefined;
+  /** Backend pid of the walsender streaming the slot for this stream, once streaming. */
+  #walsender: number | undefined;
   #service: ReplicationServiceLike | undefined;
   #timer: NodeJS.Timeout | undefined;
   #state: PgChangeStreamStats['state'] = 'idle';
@@ -354,6 +356,10 @@ export class PgChangeStream implements AsyncIterable<CdcTransaction> {
     await Promise.race([started, running.then(() => {})]);
     if (this.#state === 'failed') throw new OutboxError('OUTBOX_REPLICATION_FAILED', 'replication stream failed to start');
     this.#state = 'streaming';
+    // the server process that now holds the slot: close() waits until it has let go
+    const { rows } = await this.#admin!.query('select active_pid from pg_replication_slots where slot_name = $1', [this.#opts.slot]);
+    const pid = rows[0]?.active_pid;
+    this.#walsender = pid == null ? undefined : Number(pid);
   }
 
   /** Replaces each change's replica-identity columns with the table's primary key when it has one (cached). */
@@ -489,7 +495,11 @@ export class PgChangeStream implements AsyncIterable<CdcTransaction> {
     void this.#teardown();
   }
 
-  /** Stops streaming and releases the slot and connections. Idempotent. Unacknowledged transactions are re-sent to the next reader. */
+  /**
+   * Stops streaming and releases the slot and connections; resolves once the server has let go of the slot (at most
+   * 5 s after the connection closed), so a stream started next finds it free. Idempotent. Unacknowledged transactions
+   * are re-sent to the next reader.
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       if (this.#state !== 'failed') this.#state = 'closed';
@@ -508,6 +518,18 @@ export class PgChangeStream implements AsyncIterable<CdcTransaction> {
     await svc?.destroy().catch(() => {});
     const admin = this.#admin;
     this.#admin = undefined;
+    const walsender = this.#walsender;
+    this.#walsender = undefined;
+    // The server releases the slot only when its walsender process has exited, a moment after the socket closed.
+    // Waiting for that here means a stream started after close() resolved (a restart, the standby that takes the
+    // advisory lock when `admin` ends) finds the slot free instead of OUTBOX_SLOT_BUSY. Bounded: 5 s.
+    if (admin !== undefined && walsender !== undefined) {
+      for (let i = 0; i < 500; i++) {
+        const r = await admin.query('select active_pid from pg_replication_slots where slot_name = $1', [this.#opts.slot]).catch(() => undefined);
+        if (r === undefined || r.rows.length === 0 || Number(r.rows[0]!.active_pid) !== walsender) break;
+        await new Promise((res) => setTimeout(res, 10));
+      }
+    }
     await admin?.end().catch(() => {});
   }
 
