@@ -26,6 +26,8 @@ export interface ConsumeOptionsLike {
   expires: number;
   idle_heartbeat: number;
   callback: (m: JsMsgLike) => void;
+  /** Stop (`closed()` resolves to an error) when the consumer or stream is gone, instead of retrying for ever. */
+  abort_on_missing_resource?: boolean | undefined;
 }
 
 /** The part of a nats.js `KV` (`js.views.kv`) used by the subscriber lease. @internal */
@@ -39,7 +41,7 @@ export interface KvLike {
 
 /** The part of nats.js `JetStreamClient` used here. @internal */
 export interface JetStreamClientLike {
-  views?: { kv(name: string, opts?: { ttl?: number; history?: number }): Promise<unknown> } | undefined;
+  views?: { kv(name: string, opts?: { ttl?: number; history?: number; bindOnly?: boolean }): Promise<unknown> } | undefined;
   publish(subject: string, data: Uint8Array, options?: { msgID?: string; timeout?: number }): Promise<{ duplicate: boolean; seq: number }>;
   consumers: { get(stream: string, durable: string): Promise<{ consume(opts: ConsumeOptionsLike): Promise<ConsumerMessagesLike> }> };
 }
@@ -92,8 +94,8 @@ export interface NatsSubscriptionLike {
  * @since 0.1.0
  */
 export interface NatsConnectionLike {
-  /** A JetStream client; the lease opens its KV bucket through one with a shorter request timeout. */
-  jetstream(options?: { timeout?: number }): unknown;
+  /** A JetStream client; the lease writes its KV key through one with a shorter request timeout (and `checkAPI: false`). */
+  jetstream(options?: { timeout?: number; checkAPI?: boolean }): unknown;
   jetstreamManager(): Promise<unknown>;
   /** Core publish (fire and forget). */
   publish?(subject: string, data: Uint8Array, options?: unknown): void;
@@ -101,6 +103,8 @@ export interface NatsConnectionLike {
   subscribe?(subject: string, options?: unknown): unknown;
   /** Resolves when the server has processed everything sent so far (PING/PONG). */
   flush?(): Promise<void>;
+  /** Whether the connection was closed for good (a subscription still setting up stops retrying then). */
+  isClosed?(): boolean;
   /** Connection options; `inboxPrefix` is honoured for reply subjects. */
   options?: { inboxPrefix?: string | undefined } | undefined;
 }

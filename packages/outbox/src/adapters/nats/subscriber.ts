@@ -29,6 +29,8 @@ export interface PullSubscriberStats {
   terminated: number;
   /** Times the durable consumer was re-created after a lost delivery. */
   resyncs: number;
+  /** Times the consume() ended by itself (e.g. the durable consumer was deleted) and the consumer was opened again. */
+  reopens: number;
   /** Messages dropped unstarted (and unacknowledged) when the subscriber paused. */
   dropped: number;
 }
@@ -57,6 +59,12 @@ export interface PullSubscriberOptions {
    * not checked and a lost delivery comes back after `ack_wait`, behind later messages.
    */
   resync?: (() => Promise<number>) | undefined;
+  /**
+   * Makes sure the durable consumer exists again after a `consume()` ended by itself while pulling (e.g. the consumer
+   * was deleted) and resolves to the consumer sequence its next delivery will carry. With `resync`, it must re-create
+   * the consumer from its ack floor as `resync` does. Undefined: the end is only reported to `onError`.
+   */
+  reopen?: (() => Promise<number>) | undefined;
 }
 
 /**
@@ -76,6 +84,11 @@ export interface PullSubscriberOptions {
  * pulling, lets the messages before the gap run and be acked, flushes, calls `resync` (which re-creates the consumer
  * from its ack floor, so the lost delivery and everything after it come again in stream order) and pulls again.
  * A failed `resync` is reported to `onError` and retried with backoff until it succeeds or `close()` is called.
+ *
+ * When the running `consume()` ends by itself while the subscriber pulls (not paused, not closing; e.g. the durable
+ * consumer was deleted and nats.js gave up on it), the end is reported to `onError` and, with `reopen`, the subscriber
+ * does the same as after a lost delivery with `reopen` instead of `resync` (counted in `reopens`), so that it never
+ * stalls with a live lease and no consume().
  *
  * @example
  * ```ts
@@ -99,7 +112,7 @@ export class PullSubscriber {
   /** The consumer sequence the next delivery must carry (with `resync`). */
   #next = 0;
   #inFlight = 0;
-  #counts = { delivered: 0, acked: 0, naked: 0, terminated: 0, resyncs: 0, dropped: 0 };
+  #counts = { delivered: 0, acked: 0, naked: 0, terminated: 0, resyncs: 0, reopens: 0, dropped: 0 };
   #stopping = false;
   /** Paused by {@link PullSubscriber.pause} (not pulling) until the next `start`. */
   #paused = true;
@@ -149,7 +162,7 @@ export class PullSubscriber {
     void messages?.close().catch(this.#o.onError);
   }
 
-  /** Opens a consume() bound to the current generation; its unexpected end is reported to `onError`. */
+  /** Opens a consume() bound to the current generation; its unexpected end is reported to `onError` and reopened. */
   async #open(): Promise<void> {
     const gen = this.#gen;
     const messages = await this.#o.open((m) => this.#onMessage(m, gen));
@@ -158,12 +171,14 @@ export class PullSubscriber {
       return;
     }
     this.#messages = messages;
-    void messages.closed().then(
-      (err) => {
-        if (err instanceof Error && !this.#stopping && gen === this.#gen) this.#o.onError(new OutboxError('OUTBOX_TRANSPORT_UNAVAILABLE', `JetStream consumer stopped: ${err.message}`, { cause: err, retryable: true }));
-      },
-      (err: unknown) => this.#o.onError(err),
-    );
+    const ended = (err: unknown): void => {
+      if (this.#stopping || this.#paused || gen !== this.#gen) return; // closed by this subscriber
+      const why = err instanceof Error ? err.message : 'ended';
+      this.#o.onError(new OutboxError('OUTBOX_TRANSPORT_UNAVAILABLE', `JetStream consumer stopped: ${why}`, { cause: err, retryable: true }));
+      // an end without an error is the connection closing (nats.js stops every consume() then): nothing to reopen
+      if (err instanceof Error && this.#o.reopen !== undefined) this.#recreate('reopen');
+    };
+    void messages.closed().then(ended, ended);
   }
 
   #onMessage(m: JsMsgLike, gen: number): void {
@@ -262,6 +277,14 @@ export class PullSubscriber {
 
   /** A delivery was lost: abandon the running consume() and re-create the consumer once the earlier messages are acked. */
   #lost(): void {
+    this.#recreate('resync');
+  }
+
+  /**
+   * Abandons the running consume() and, once the messages started before are acked, re-creates the consumer with
+   * `resync` (a lost delivery) or `reopen` (the consume() ended), retried with backoff; then pulls again.
+   */
+  #recreate(why: 'resync' | 'reopen'): void {
     this.#gen++;
     this.#resyncing ??= (async () => {
       for (let attempt = 1; !this.#stopping && !this.#paused; attempt++) {
@@ -272,11 +295,12 @@ export class PullSubscriber {
         await this.#o.flush?.().catch(this.#o.onError);
         if (this.#stopping || this.#paused) return;
         try {
-          this.#next = await this.#o.resync!();
-          this.#counts.resyncs++;
+          this.#next = await (why === 'resync' ? this.#o.resync!() : this.#o.reopen!());
+          this.#counts[why === 'resync' ? 'resyncs' : 'reopens']++;
           await this.#open();
         } catch (err) {
-          this.#o.onError(new OutboxError('OUTBOX_TRANSPORT_UNAVAILABLE', `cannot re-create the JetStream consumer after a lost delivery: ${(err as Error).message}`, { cause: err, retryable: true }));
+          const after = why === 'resync' ? 'a lost delivery' : 'its consume() ended';
+          this.#o.onError(new OutboxError('OUTBOX_TRANSPORT_UNAVAILABLE', `cannot re-create the JetStream consumer after ${after}: ${(err as Error).message}`, { cause: err, retryable: true }));
           await sleep(backoffDelay(attempt, 100, 2_000), this.#abort.signal);
           continue;
         }

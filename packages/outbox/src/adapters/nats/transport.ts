@@ -6,6 +6,7 @@ import { PubAckPipeline } from './publisher.js';
 import { chainAfter, splitRounds } from './rounds.js';
 import { addDurable, durableInfo, restartDurable } from './durable.js';
 import { PullSubscriber } from './subscriber.js';
+import { backoffDelay, sleep } from '../../relay/backoff.js';
 import type { JetStreamClientLike, JetStreamManagerLike, KvLike, NatsConnectionLike } from './driver.js';
 import { KvLeaseStore, LeaseKeeper, openLeaseBucket } from './lease.js';
 
@@ -179,6 +180,11 @@ export interface NatsJetStreamTransportStats {
    * pending.
    */
   resyncs: number;
+  /**
+   * Times a subscriber's pull (`consume()`) ended by itself while it was consuming (e.g. someone deleted the durable
+   * consumer) and the subscriber created the consumer again (from the ack floor with `orderedDelivery`) and resumed.
+   */
+  reopens: number;
   /** Subscriptions of this transport that hold their group's lease now (with `orderedDelivery`). */
   leaseHeld: number;
   /** Times a subscription acquired its group's lease. */
@@ -237,7 +243,7 @@ export class NatsJetStreamTransport implements Transport {
   readonly #prefix: string;
   readonly #subs = new Set<Subscription>();
   readonly #subscribers = new Set<PullSubscriber>();
-  readonly #closedCounts = { delivered: 0, acked: 0, naked: 0, terminated: 0, resyncs: 0, leaseAcquired: 0, leaseLost: 0 };
+  readonly #closedCounts = { delivered: 0, acked: 0, naked: 0, terminated: 0, resyncs: 0, reopens: 0, leaseAcquired: 0, leaseLost: 0 };
   readonly #keepers = new Map<PullSubscriber, LeaseKeeper>();
   #leases: Promise<{ kv: KvLike; ttlMs: number }> | undefined;
   readonly #pub = { publishBatches: 0, published: 0, publishRounds: 0, publishFailures: 0 };
@@ -350,7 +356,6 @@ export class NatsJetStreamTransport implements Transport {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(options.group)) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'group must match [A-Za-z0-9_-]{1,64}');
     const maxInFlight = options.maxInFlight ?? 64;
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'maxInFlight must be a positive integer');
-    const jsm = await this.#ensure();
     const config: Record<string, unknown> = {
       durable_name: options.group,
       ack_policy: 'explicit',
@@ -370,6 +375,9 @@ export class NatsJetStreamTransport implements Transport {
       max_messages: this.#o.pullBatch ?? Math.min(1024, Math.max(256, maxInFlight * 4)),
       expires,
       idle_heartbeat: Math.min(5_000, Math.floor(expires / 2)),
+      // a deleted consumer ends the consume() (closed() resolves to an error) and the subscriber reopens it, instead
+      // of nats.js retrying the missing consumer for ever while the lease keeps the group to this subscriber
+      abort_on_missing_resource: true,
     };
     const s = new PullSubscriber(handler, {
       maxInFlight,
@@ -378,10 +386,16 @@ export class NatsJetStreamTransport implements Transport {
       onError,
       flush: typeof nc.flush === 'function' ? () => nc.flush!() : undefined,
       open: async (callback) => (await js.consumers.get(this.#stream, options.group)).consume({ ...consume, callback }),
-      resync: ordered ? () => restartDurable(jsm, this.#stream, config) : undefined,
+      resync: ordered ? async () => restartDurable(await this.#ensure(), this.#stream, config) : undefined,
+      // the consumer may be gone (deleted): ordered, from the ack floor when it still exists, else as configured
+      reopen: async () => {
+        const jsm = await this.#ensure();
+        return ordered ? restartDurable(jsm, this.#stream, config) : addDurable(jsm, this.#stream, config, await durableInfo(jsm, this.#stream, options.group));
+      },
     });
     /** Where the consumer starts; with `orderedDelivery`, `holds` says whether this subscriber may still touch it. */
     const firstSeq = async (holds: () => boolean): Promise<number | undefined> => {
+      const jsm = await this.#ensure();
       const existing = await durableInfo(jsm, this.#stream, options.group);
       if (!holds()) return undefined;
       // deliveries still unacknowledged belong to a reader that is gone (the previous lease holder): they would
@@ -389,9 +403,16 @@ export class NatsJetStreamTransport implements Transport {
       return ordered && (existing?.num_ack_pending ?? 0) > 0 ? restartDurable(jsm, this.#stream, config) : addDurable(jsm, this.#stream, config, existing);
     };
     let keeper: LeaseKeeper | undefined;
-    if (!ordered) {
-      await s.start((await firstSeq(() => true))!);
-    } else {
+    /**
+     * One attempt to set up: the stream, then either the durable consumer and the pull, or (ordered) the lease
+     * bucket and a lease keeper whose first acquisition succeeded or found the lease held (a standby).
+     */
+    const setUp = async (): Promise<void> => {
+      await this.#ensure();
+      if (!ordered) {
+        await s.start((await firstSeq(() => true))!);
+        return;
+      }
       const { kv, ttlMs } = await this.#leaseBucket();
       const token = globalThis.crypto.randomUUID().slice(0, 8);
       const k: LeaseKeeper = new LeaseKeeper({
@@ -406,24 +427,53 @@ export class NatsJetStreamTransport implements Transport {
           if (seq !== undefined && k.held) await s.start(seq);
         },
       });
-      try {
-        await k.start();
-      } catch (err) {
-        await s.close();
-        throw OutboxError.is(err) ? err : new OutboxError('OUTBOX_TRANSPORT_UNAVAILABLE', `cannot acquire the lease of group ${options.group}: ${(err as Error).message}`, { cause: err, retryable: true });
-      }
+      await k.start(); // on failure it left nothing running; the subscriber is paused
       keeper = k;
       this.#keepers.set(s, k);
+    };
+    const wrap = (err: unknown): OutboxError =>
+      OutboxError.is(err) ? err : new OutboxError('OUTBOX_TRANSPORT_UNAVAILABLE', `cannot subscribe group ${options.group}: ${(err as Error).message}`, { cause: err, retryable: !isBadRequest(err) });
+    // A first attempt that fails retryably (JetStream slow or away) does not fail subscribe: the subscription starts
+    // as a standby (consuming nothing) and keeps trying in the background, reporting each failure to onError.
+    // Bad configuration (a non-retryable error) fails at once.
+    let closing = false;
+    const giveUp = new AbortController();
+    let settingUp: Promise<void> | undefined;
+    try {
+      await setUp();
+    } catch (e) {
+      const err = wrap(e);
+      if (!err.retryable) {
+        await s.close();
+        throw err;
+      }
+      onError(err);
+      settingUp = (async () => {
+        for (let attempt = 1; !closing; attempt++) {
+          await sleep(backoffDelay(attempt, 200, 5_000), giveUp.signal);
+          if (closing) return;
+          if (nc.isClosed?.() === true) return onError(new OutboxError('OUTBOX_CLOSED', `connection closed: group ${options.group} is not consumed`));
+          try {
+            await setUp();
+            return;
+          } catch (e2) {
+            onError(wrap(e2));
+          }
+        }
+      })();
     }
     this.#subscribers.add(s);
     const sub: Subscription = {
       close: async () => {
+        closing = true;
+        giveUp.abort();
+        await settingUp;
         if (keeper !== undefined) await keeper.close(() => s.close());
         else await s.close();
         this.#subs.delete(sub);
         if (this.#subscribers.delete(s)) {
           const st = s.stats();
-          for (const k of ['delivered', 'acked', 'naked', 'terminated', 'resyncs'] as const) this.#closedCounts[k] += st[k];
+          for (const k of ['delivered', 'acked', 'naked', 'terminated', 'resyncs', 'reopens'] as const) this.#closedCounts[k] += st[k];
           const ls = keeper?.stats();
           if (ls !== undefined) {
             this.#closedCounts.leaseAcquired += ls.acquired;
@@ -443,11 +493,15 @@ export class NatsJetStreamTransport implements Transport {
     this.#leases ??= (async () => {
       const bucket = this.#o.leaseBucket ?? 'dataplane_outbox_leases';
       const ttl = this.#o.leaseTtlMs ?? 5_000;
-      // lease requests time out well within a renewal period, so that a failed renewal is retried in time
-      const js = this.#o.connection.jetstream({ timeout: Math.max(1000, Math.floor(ttl / 4)) }) as JetStreamClientLike;
-      if (js.views === undefined) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'orderedDelivery needs a nats.js 2.x connection with JetStream KV (js.views.kv); pass orderedDelivery: false otherwise');
-      const views = js.views;
-      return openLeaseBucket(async () => (await views.kv(bucket, { ttl, history: 1 })) as KvLike, bucket);
+      const views = this.#client().views;
+      // lease writes time out well within a renewal period, so that a failed renewal is retried in time
+      const leaseViews = (this.#o.connection.jetstream({ timeout: Math.max(1000, Math.floor(ttl / 4)), checkAPI: false }) as JetStreamClientLike).views;
+      if (views === undefined || leaseViews === undefined) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'orderedDelivery needs a nats.js 2.x connection with JetStream KV (js.views.kv); pass orderedDelivery: false otherwise');
+      // opened (created when missing) with the connection's usual JetStream timeout: a one-off setup may take longer
+      const opened = await openLeaseBucket(async () => (await views.kv(bucket, { ttl, history: 1 })) as KvLike, bucket);
+      // the same bucket bound (no request) to the short-timeout JetStream context for the lease's own writes
+      const kv = (await leaseViews.kv(bucket, { bindOnly: true })) as KvLike;
+      return { kv, ttlMs: opened.ttlMs };
     })();
     this.#leases.catch(() => (this.#leases = undefined));
     return this.#leases;
@@ -473,7 +527,7 @@ export class NatsJetStreamTransport implements Transport {
     const out: NatsJetStreamTransportStats = { ...this.#pub, ...this.#closedCounts, leaseHeld: 0, inFlight: 0, queued: 0 };
     for (const s of this.#subscribers) {
       const st = s.stats();
-      for (const k of ['delivered', 'acked', 'naked', 'terminated', 'resyncs', 'inFlight', 'queued'] as const) out[k] += st[k];
+      for (const k of ['delivered', 'acked', 'naked', 'terminated', 'resyncs', 'reopens', 'inFlight', 'queued'] as const) out[k] += st[k];
       const ls = this.#keepers.get(s)?.stats();
       if (ls !== undefined) {
         out.leaseHeld += ls.held ? 1 : 0;
@@ -490,4 +544,12 @@ export class NatsJetStreamTransport implements Transport {
     await Promise.all([...this.#subs].map((s) => s.close()));
     this.#pipeline?.close();
   }
+}
+
+/** Whether a JetStream API error (or its cause) is a 400 (bad request): a configuration the server refuses. */
+function isBadRequest(err: unknown): boolean {
+  for (let e = err as { api_error?: { code?: number }; cause?: unknown } | null | undefined, i = 0; e != null && i < 5; e = e.cause as typeof e, i++) {
+    if (e.api_error?.code === 400) return true;
+  }
+  return false;
 }

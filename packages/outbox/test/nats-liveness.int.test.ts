@@ -1,0 +1,170 @@
+/**
+ * NatsJetStreamTransport liveness (issue #10), against the machine's NATS server with a stream and lease bucket of
+ * its own per test: a subscribe whose lease bucket cannot be opened at first resolves as a standby and consumes once
+ * NATS answers; a subscriber whose durable consumer is deleted under it opens it again and handles every event, in
+ * order per aggregate.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
+import { connect, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEvent, type OutboxEvent } from '@dataplane/outbox';
+import { NatsJetStreamTransport, type NatsJetStreamTransportOptions } from '@dataplane/outbox/nats';
+
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const run = randomBytes(4).toString('hex');
+let nc: NatsConnection;
+let n = 0;
+const streams: string[] = [];
+
+beforeAll(async () => {
+  nc = await connect({ servers: NATS_URL });
+});
+afterAll(async () => {
+  const jsm = await nc.jetstreamManager();
+  for (const s of streams) await jsm.streams.delete(s).catch(() => {});
+  await nc.close();
+});
+
+function fresh(): (connection: NatsConnection, extra?: Partial<NatsJetStreamTransportOptions>) => NatsJetStreamTransportOptions {
+  const k = `${run}_${n++}`;
+  const stream = `DPLV_${k}`;
+  const bucket = `dplv_${k}`;
+  streams.push(stream, `KV_${bucket}`);
+  return (connection, extra = {}) => ({ connection, stream, subjectPrefix: `dplv${k}`, leaseBucket: bucket, leaseTtlMs: 2_000, pullExpiresMs: 1_000, ...extra });
+}
+
+function events(count: number, aggregates: number, from = 0): OutboxEvent[] {
+  return Array.from({ length: count }, (_, i) => createEvent({ aggregateType: 'acct', aggregateId: `a${(from + i) % aggregates}`, type: 'Step', payload: { i: from + i } }));
+}
+
+async function until(cond: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Events handed over before their aggregate's predecessor (again is fine), and whether all arrived. */
+function orderWatch(evs: readonly OutboxEvent[]) {
+  const pos = new Map<string, { agg: string; k: number }>();
+  const count = new Map<string, number>();
+  for (const e of evs) {
+    const k = count.get(e.aggregateId) ?? 0;
+    pos.set(e.id, { agg: e.aggregateId, k });
+    count.set(e.aggregateId, k + 1);
+  }
+  const next = new Map<string, number>();
+  const inversions: string[] = [];
+  return {
+    inversions,
+    see(id: string): void {
+      const p = pos.get(id);
+      if (p === undefined) return;
+      const want = next.get(p.agg) ?? 0;
+      if (p.k === want) next.set(p.agg, want + 1);
+      else if (p.k > want) inversions.push(`${p.agg}: event ${p.k} before event ${want}`);
+    },
+    complete: (): boolean => [...count].every(([agg, c]) => next.get(agg) === c),
+  };
+}
+
+/** A TCP proxy in front of NATS that can stall: held bytes (both ways) are delivered on `heal`. */
+async function stallProxy(url: string): Promise<{ url: string; stall(): void; heal(): void; close(): void }> {
+  const target = new URL(url.replace(/^nats:/, 'http:'));
+  let stalled = false;
+  const held: (() => void)[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const up = tcpConnect(Number(target.port), target.hostname);
+    for (const [from, to] of [[client, up], [up, client]] as const) {
+      sockets.add(from);
+      from.on('error', () => to.destroy());
+      from.on('close', () => to.destroy());
+      from.on('data', (d: Buffer) => (stalled ? held.push(() => to.write(d)) : to.write(d)));
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `nats://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stall: () => void (stalled = true),
+    heal: () => {
+      stalled = false;
+      for (const f of held.splice(0)) f();
+    },
+    close: () => {
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+describe('NatsJetStreamTransport liveness', () => {
+  it('subscribe while JetStream does not answer (lease bucket cannot be opened): resolves as a standby, consumes once NATS answers', async () => {
+    const opts = fresh();
+    const proxy = await stallProxy(NATS_URL);
+    const pnc = await connect({ servers: proxy.url });
+    const errors: unknown[] = [];
+    const t = new NatsJetStreamTransport(opts(pnc, { onError: (e) => errors.push(e) }));
+    const producer = new NatsJetStreamTransport(opts(nc));
+    try {
+      await t.publish(events(1, 1, 1000)); // the stream exists: the first thing to time out is the lease bucket
+      const evs = events(200, 8);
+      const w = orderWatch(evs);
+      proxy.stall();
+      const sub = await t.subscribe({ group: 'g', aggregateTypes: ['acct'], consumer: 'c' }, async (e) => w.see(e.id));
+      expect(t.stats().leaseHeld).toBe(0);
+      expect(errors.map(String).join('\n')).toMatch(/lease bucket/);
+      proxy.heal();
+      await producer.publish(evs);
+      await until(w.complete, 30_000);
+      expect(w.inversions).toEqual([]);
+      expect(t.stats().leaseHeld).toBe(1);
+      await sub.close();
+    } finally {
+      proxy.heal();
+      await t.close();
+      await producer.close();
+      await pnc.close();
+      proxy.close();
+    }
+  }, 60_000);
+
+  it('the durable consumer is deleted under a running subscriber while events flow: it is opened again, every event is handled, in order per aggregate', async () => {
+    const opts = fresh();
+    const errors: unknown[] = [];
+    const t = new NatsJetStreamTransport(opts(nc, { onError: (e) => errors.push(e) }));
+    const producer = new NatsJetStreamTransport(opts(nc));
+    const evs = events(3_000, 20);
+    const w = orderWatch(evs);
+    let handled = 0;
+    const sub = await t.subscribe({ group: 'g', aggregateTypes: ['acct'], consumer: 'c', maxInFlight: 16 }, async (e) => {
+      await new Promise((r) => setTimeout(r, 1));
+      w.see(e.id);
+      handled++;
+    });
+    try {
+      const jsm = await nc.jetstreamManager();
+      const stream = opts(nc).stream!;
+      let deleted = false;
+      for (let i = 0; i < evs.length; i += 100) {
+        await producer.publish(evs.slice(i, i + 100));
+        if (!deleted && handled > 500) {
+          await jsm.consumers.delete(stream, 'g');
+          deleted = true;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(deleted).toBe(true);
+      await until(w.complete, 40_000);
+      expect(w.inversions).toEqual([]);
+      expect(t.stats().reopens).toBeGreaterThanOrEqual(1);
+      expect(t.stats().leaseHeld).toBe(1);
+    } finally {
+      await sub.close();
+      await t.close();
+      await producer.close();
+    }
+  }, 90_000);
+});
