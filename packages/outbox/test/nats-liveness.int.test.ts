@@ -131,6 +131,24 @@ describe('NatsJetStreamTransport liveness', () => {
     }
   }, 60_000);
 
+  it('bad configuration still fails subscribe at once: a lease bucket whose entries never expire, a stream whose subjects another stream has', async () => {
+    const opts = fresh();
+    const o = opts(nc);
+    await nc.jetstream().views.kv(o.leaseBucket!, { ttl: 0, history: 1 }); // max_age 0: never expires
+    const t = new NatsJetStreamTransport(o);
+    await expect(t.subscribe({ group: 'g', aggregateTypes: ['acct'] }, async () => {})).rejects.toMatchObject({ code: 'OUTBOX_INVALID_ARGUMENT' });
+    expect(t.stats().leaseHeld).toBe(0);
+    await t.close();
+    // a second stream on the same subjects: the server refuses it (400), which is no reason to retry
+    const other = `${o.stream!}_B`;
+    streams.push(other);
+    const u = new NatsJetStreamTransport({ ...o, stream: other, leaseBucket: `${o.leaseBucket!}_b` });
+    await new NatsJetStreamTransport(o).publish(events(1, 1));
+    await expect(u.subscribe({ group: 'g', aggregateTypes: ['acct'] }, async () => {})).rejects.toMatchObject({ code: 'OUTBOX_TRANSPORT_UNAVAILABLE' });
+    streams.push(`KV_${o.leaseBucket!}_b`);
+    await u.close();
+  });
+
   it('the durable consumer is deleted under a running subscriber while events flow: it is opened again, every event is handled, in order per aggregate', async () => {
     const opts = fresh();
     const errors: unknown[] = [];

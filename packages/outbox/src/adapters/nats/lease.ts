@@ -276,6 +276,9 @@ function isConflict(err: unknown): boolean {
 /**
  * A {@link LeaseStore} on one key of a JetStream KV bucket (nats.js `js.views.kv`). @internal
  *
+ * `watchKv` (the same bucket, e.g. bound to a JetStream context with a longer request timeout) serves `watch`, a
+ * one-off setup; `kv` serves the writes. @defaultValue watchKv = kv
+ *
  * @example
  * ```ts
  * const store = new KvLeaseStore(await js.views.kv('leases', { ttl: 5000 }), 'STREAM.group');
@@ -284,10 +287,12 @@ function isConflict(err: unknown): boolean {
 export class KvLeaseStore implements LeaseStore {
   readonly #kv: KvLike;
   readonly #key: string;
+  readonly #watchKv: KvLike;
 
-  constructor(kv: KvLike, key: string) {
+  constructor(kv: KvLike, key: string, watchKv: KvLike = kv) {
     this.#kv = kv;
     this.#key = key;
+    this.#watchKv = watchKv;
   }
 
   async create(value: string): Promise<number | undefined> {
@@ -317,8 +322,8 @@ export class KvLeaseStore implements LeaseStore {
   }
 
   async watch(onRelease: () => void): Promise<() => void> {
-    if (this.#kv.watch === undefined) return () => {};
-    const it = await this.#kv.watch({ key: this.#key, include: 'updates_only' });
+    if (this.#watchKv.watch === undefined) return () => {};
+    const it = await this.#watchKv.watch({ key: this.#key, include: 'updates_only' });
     void (async () => {
       for await (const e of it) if (e.operation === 'DEL' || e.operation === 'PURGE') onRelease();
     })().catch(() => {});

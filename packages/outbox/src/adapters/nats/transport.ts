@@ -225,6 +225,14 @@ export interface NatsJetStreamTransportStats {
  * are standbys); see `orderedDelivery` and `leaseTtlMs`. Either way the inbox applies every event exactly once.
  * `close()` naks the events it never started, which puts them ahead of newer messages.
  *
+ * Liveness: when JetStream does not answer in time while `subscribe` sets up (the stream, the lease bucket, the first
+ * lease attempt, the durable consumer), `subscribe` still resolves; the subscription consumes nothing (a standby),
+ * reports each failure to `onError` and keeps trying with backoff until it is set up or closed. Bad configuration
+ * (an `OUTBOX_INVALID_ARGUMENT`, a request the JetStream API refuses with 400) rejects at once. A pull that ends by
+ * itself while the subscriber consumes (e.g. its durable consumer was deleted) is reported to `onError` and the
+ * consumer is created again (from the ack floor with `orderedDelivery`; from the start of its stream as configured
+ * when it was gone) and pulled again, counted in `reopens`.
+ *
  * @example
  * ```ts
  * import { connect } from 'nats';
@@ -245,7 +253,7 @@ export class NatsJetStreamTransport implements Transport {
   readonly #subscribers = new Set<PullSubscriber>();
   readonly #closedCounts = { delivered: 0, acked: 0, naked: 0, terminated: 0, resyncs: 0, reopens: 0, leaseAcquired: 0, leaseLost: 0 };
   readonly #keepers = new Map<PullSubscriber, LeaseKeeper>();
-  #leases: Promise<{ kv: KvLike; ttlMs: number }> | undefined;
+  #leases: Promise<{ kv: KvLike; watchKv: KvLike; ttlMs: number }> | undefined;
   readonly #pub = { publishBatches: 0, published: 0, publishRounds: 0, publishFailures: 0 };
   readonly #pipeline: PubAckPipeline | undefined;
   #js: JetStreamClientLike | undefined;
@@ -413,10 +421,10 @@ export class NatsJetStreamTransport implements Transport {
         await s.start((await firstSeq(() => true))!);
         return;
       }
-      const { kv, ttlMs } = await this.#leaseBucket();
+      const { kv, watchKv, ttlMs } = await this.#leaseBucket();
       const token = globalThis.crypto.randomUUID().slice(0, 8);
       const k: LeaseKeeper = new LeaseKeeper({
-        store: new KvLeaseStore(kv, `${this.#stream}.${options.group}`),
+        store: new KvLeaseStore(kv, `${this.#stream}.${options.group}`, watchKv),
         ttlMs,
         holder: `${options.consumer ?? globalThis.crypto.randomUUID()}/${token}`,
         onError,
@@ -432,7 +440,7 @@ export class NatsJetStreamTransport implements Transport {
       this.#keepers.set(s, k);
     };
     const wrap = (err: unknown): OutboxError =>
-      OutboxError.is(err) ? err : new OutboxError('OUTBOX_TRANSPORT_UNAVAILABLE', `cannot subscribe group ${options.group}: ${(err as Error).message}`, { cause: err, retryable: !isBadRequest(err) });
+      OutboxError.is(err) ? err : new OutboxError('OUTBOX_TRANSPORT_UNAVAILABLE', `cannot subscribe group ${options.group}: ${(err as Error).message}`, { cause: err, retryable: true });
     // A first attempt that fails retryably (JetStream slow or away) does not fail subscribe: the subscription starts
     // as a standby (consuming nothing) and keeps trying in the background, reporting each failure to onError.
     // Bad configuration (a non-retryable error) fails at once.
@@ -443,7 +451,8 @@ export class NatsJetStreamTransport implements Transport {
       await setUp();
     } catch (e) {
       const err = wrap(e);
-      if (!err.retryable) {
+      // a 400 from the JetStream API (e.g. subjects overlapping another stream's) is a configuration the server refuses
+      if (!err.retryable || isBadRequest(e)) {
         await s.close();
         throw err;
       }
@@ -488,8 +497,11 @@ export class NatsJetStreamTransport implements Transport {
     return sub;
   }
 
-  /** The lease bucket (opened once per transport) and the TTL of its entries. */
-  #leaseBucket(): Promise<{ kv: KvLike; ttlMs: number }> {
+  /**
+   * The lease bucket (opened once per transport): bound to a JetStream context with a short timeout for the lease's
+   * writes (`kv`) and with the connection's usual one for its watch (`watchKv`), and the TTL of its entries.
+   */
+  #leaseBucket(): Promise<{ kv: KvLike; watchKv: KvLike; ttlMs: number }> {
     this.#leases ??= (async () => {
       const bucket = this.#o.leaseBucket ?? 'dataplane_outbox_leases';
       const ttl = this.#o.leaseTtlMs ?? 5_000;
@@ -501,7 +513,7 @@ export class NatsJetStreamTransport implements Transport {
       const opened = await openLeaseBucket(async () => (await views.kv(bucket, { ttl, history: 1 })) as KvLike, bucket);
       // the same bucket bound (no request) to the short-timeout JetStream context for the lease's own writes
       const kv = (await leaseViews.kv(bucket, { bindOnly: true })) as KvLike;
-      return { kv, ttlMs: opened.ttlMs };
+      return { kv, watchKv: opened.kv, ttlMs: opened.ttlMs };
     })();
     this.#leases.catch(() => (this.#leases = undefined));
     return this.#leases;
