@@ -185,4 +185,25 @@ describe('NatsJetStreamTransport liveness', () => {
       await producer.close();
     }
   }, 90_000);
+
+  it('without orderedDelivery too: a deleted durable consumer is created again and every event is handled', async () => {
+    const opts = fresh();
+    const t = new NatsJetStreamTransport(opts(nc, { orderedDelivery: false }));
+    const producer = new NatsJetStreamTransport(opts(nc));
+    const evs = events(1_000, 10);
+    const seen = new Set<string>();
+    const sub = await t.subscribe({ group: 'g', aggregateTypes: ['acct'], maxInFlight: 16 }, async (e) => void seen.add(e.id));
+    try {
+      await producer.publish(evs.slice(0, 500));
+      await until(() => seen.size >= 100, 20_000);
+      await (await nc.jetstreamManager()).consumers.delete(opts(nc).stream!, 'g');
+      await producer.publish(evs.slice(500));
+      await until(() => evs.every((e) => seen.has(e.id)), 40_000);
+      expect(t.stats().reopens).toBeGreaterThanOrEqual(1);
+    } finally {
+      await sub.close();
+      await t.close();
+      await producer.close();
+    }
+  }, 60_000);
 });
