@@ -6,12 +6,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OutboxError, createEvent, type OutboxEvent } from '@dataplane/outbox';
+import { OutboxError } from '@dataplane/outbox';
 import { NatsJetStreamTransport, type NatsJetStreamTransportOptions } from '@dataplane/outbox/nats';
+import { events, until, orderWatch, stallProxy } from './fixtures/nats-kit.js';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 /** The lease TTL of these tests; LEASE_TTL_MS=5000 measures the failover with the default. */
@@ -47,75 +47,6 @@ function fresh(): Fresh {
   const bucket = `dpnl_${k}`;
   streams.push(stream, `KV_${bucket}`);
   return { stream, prefix, bucket, opts: (connection, extra = {}) => ({ connection, stream, subjectPrefix: prefix, leaseBucket: bucket, leaseTtlMs: TTL, ackWaitMs: 30_000, ...extra }) };
-}
-
-function events(count: number, aggregates: number, from = 0): OutboxEvent[] {
-  return Array.from({ length: count }, (_, i) => createEvent({ aggregateType: 'acct', aggregateId: `a${(from + i) % aggregates}`, type: 'Step', payload: { i: from + i } }));
-}
-
-async function until(cond: () => Promise<boolean> | boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** The order in which events are handed over: an event before its aggregate's predecessor is an inversion; again is fine. */
-function orderWatch(evs: readonly OutboxEvent[]) {
-  const pos = new Map<string, { agg: string; k: number }>();
-  const count = new Map<string, number>();
-  for (const e of evs) {
-    const k = count.get(e.aggregateId) ?? 0;
-    pos.set(e.id, { agg: e.aggregateId, k });
-    count.set(e.aggregateId, k + 1);
-  }
-  const next = new Map<string, number>();
-  const inversions: string[] = [];
-  return {
-    inversions,
-    see(id: string): void {
-      const p = pos.get(id);
-      if (p === undefined) return;
-      const want = next.get(p.agg) ?? 0;
-      if (p.k === want) next.set(p.agg, want + 1);
-      else if (p.k > want) inversions.push(`${p.agg}: event ${p.k} before event ${want}`);
-    },
-    complete: (): boolean => [...count].every(([agg, c]) => next.get(agg) === c),
-  };
-}
-
-/**
- * A TCP proxy in front of the NATS server that can stall: while stalled, bytes in both directions are held back (a
- * network partition that the TCP connection survives); `heal` delivers them.
- */
-async function stallProxy(url: string): Promise<{ url: string; stall(): void; heal(): void; close(): void }> {
-  const target = new URL(url.replace(/^nats:/, 'http:'));
-  let stalled = false;
-  const held: (() => void)[] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const up = tcpConnect(Number(target.port), target.hostname);
-    for (const [from, to] of [[client, up], [up, client]] as const) {
-      sockets.add(from);
-      from.on('error', () => to.destroy());
-      from.on('close', () => to.destroy());
-      from.on('data', (d: Buffer) => (stalled ? held.push(() => to.write(d)) : to.write(d)));
-    }
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `nats://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stall: () => void (stalled = true),
-    heal: () => {
-      stalled = false;
-      for (const f of held.splice(0)) f();
-    },
-    close: () => {
-      server.close();
-      for (const s of sockets) s.destroy();
-    },
-  };
 }
 
 /** The holder in a child process: subscribes to group g, prints `s <id>` when a handler starts and `a <id>` when it resolved. */

@@ -8,8 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OutboxError, createEvent, type OutboxEvent } from '@dataplane/outbox';
+import { OutboxError } from '@dataplane/outbox';
 import { NatsJetStreamTransport, type NatsJetStreamTransportOptions } from '@dataplane/outbox/nats';
+import { events, until, orderWatch } from './fixtures/nats-kit.js';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const run = randomBytes(4).toString('hex');
@@ -35,50 +36,11 @@ function fresh(extra: Partial<NatsJetStreamTransportOptions> = {}): { t: NatsJet
   return { t: new NatsJetStreamTransport({ connection: nc, stream, subjectPrefix: prefix, ackWaitMs: ACK_WAIT_MS, ...extra }), stream, prefix };
 }
 
-function events(count: number, aggregates: number): OutboxEvent[] {
-  return Array.from({ length: count }, (_, i) => createEvent({ aggregateType: 'acct', aggregateId: `a${i % aggregates}`, type: 'Step', payload: { i } }));
-}
-
 /** Creates the stream, and the durable consumer the way `subscribe` does (same config), so a raw reader can use it first. */
 async function durable(stream: string, prefix: string, group: string): Promise<void> {
   const jsm = await nc.jetstreamManager();
   await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`] });
   await jsm.consumers.add(stream, { durable_name: group, ack_policy: 'explicit' as never, ack_wait: ACK_WAIT_MS * 1_000_000, filter_subject: `${prefix}.acct`, max_ack_pending: 1000 });
-}
-
-async function until(cond: () => Promise<boolean> | boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/**
- * Watches the order in which a handler gets events: an event whose predecessor in its aggregate was not handed over
- * yet is an inversion; an event handed over again (a redelivery) is fine.
- */
-function orderWatch(evs: readonly OutboxEvent[]) {
-  const pos = new Map<string, { agg: string; k: number }>();
-  const count = new Map<string, number>();
-  for (const e of evs) {
-    const k = count.get(e.aggregateId) ?? 0;
-    pos.set(e.id, { agg: e.aggregateId, k });
-    count.set(e.aggregateId, k + 1);
-  }
-  const next = new Map<string, number>();
-  const inversions: string[] = [];
-  return {
-    inversions,
-    see(e: OutboxEvent): void {
-      const p = pos.get(e.id);
-      if (p === undefined) return;
-      const want = next.get(p.agg) ?? 0;
-      if (p.k === want) next.set(p.agg, want + 1);
-      else if (p.k > want) inversions.push(`${p.agg}: event ${p.k} before event ${want}`);
-    },
-    complete: (): boolean => [...count].every(([agg, c]) => next.get(agg) === c),
-  };
 }
 
 describe('NatsJetStreamTransport order per aggregate after a lost delivery', () => {

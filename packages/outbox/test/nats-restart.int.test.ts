@@ -8,7 +8,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
@@ -17,6 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Consumer, PollingRelay } from '@dataplane/outbox';
 import { PgInbox, PgOutboxStore, type PgQueryable } from '@dataplane/outbox/pg';
 import { NatsJetStreamTransport } from '@dataplane/outbox/nats';
+import { freePort } from './fixtures/chaos-harness.js';
 
 const PGURL = process.env.PGURL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const hasNats = spawnSync('nats-server', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -25,16 +25,6 @@ const schema = `outbox_natsrs_${id}`;
 const pool = new pg.Pool({ connectionString: PGURL, max: 10 });
 const dir = mkdtempSync(join(tmpdir(), 'dp-nats-'));
 let proc: ChildProcess | undefined;
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
 
 async function startNats(port: number): Promise<void> {
   proc = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: 'ignore' });
