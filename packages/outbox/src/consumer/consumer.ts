@@ -2,7 +2,7 @@ import { OutboxError } from '../errors.js';
 import type { OutboxEvent } from '../envelope/envelope.js';
 import { backoffDelay, sleep } from '../relay/backoff.js';
 import type { EventRegistry } from '../schema/registry.js';
-import type { Inbox } from '../store/types.js';
+import type { DeadLetter, Inbox } from '../store/types.js';
 import type { Subscription, Transport } from '../transport/types.js';
 
 /** Options of {@link Consumer}. */
@@ -28,6 +28,18 @@ export interface ConsumerOptions<Ctx> {
   onError?: ((err: unknown, event: OutboxEvent) => void) | undefined;
   /** @defaultValue Math.random */
   random?: (() => number) | undefined;
+  /**
+   * How often the consumer looks for dead letters whose replay an operator requested (`dataplane-outbox
+   * dead-letters replay --consumer <name>`), in milliseconds; `0` turns it off. Needs an inbox with the optional
+   * `listReplayRequests` and `clearReplayRequest` methods (`PgInbox` has them); with another inbox it is
+   * skipped. Requested letters are replayed like {@link Consumer.replayDeadLetters} does, each in its aggregate's
+   * queue (never concurrently with a live event of the same aggregate), one aggregate's letters in order. A letter
+   * whose replay fails again keeps its new error and one more attempt, and its request is cleared (so it is not
+   * retried every interval): request it again once the cause is fixed. The later requested letters of that
+   * aggregate in the same round are not replayed either (their requests are cleared too), to keep their order.
+   * @defaultValue 5000
+   */
+  deadLetterReplayIntervalMs?: number | undefined;
 }
 
 /** Counters of a {@link Consumer}. */
@@ -37,6 +49,8 @@ export interface ConsumerStats {
   duplicates: number;
   retries: number;
   deadLettered: number;
+  /** Dead letters replayed (handled, or found already handled) and removed, by request or by {@link Consumer.replayDeadLetters}. */
+  deadLettersReplayed: number;
 }
 
 /**
@@ -70,10 +84,12 @@ export class Consumer<Ctx> {
   readonly #chains = new Map<string, Promise<void>>();
   readonly #abort = new AbortController();
   #sub: Subscription | undefined;
+  readonly #replayMs: number;
   #starting: Promise<void> | undefined;
-  #stats: ConsumerStats = { delivered: 0, handled: 0, duplicates: 0, retries: 0, deadLettered: 0 };
+  #replayLoop: Promise<void> | undefined;
+  #stats: ConsumerStats = { delivered: 0, handled: 0, duplicates: 0, retries: 0, deadLettered: 0, deadLettersReplayed: 0 };
 
-  /** @throws OutboxError `OUTBOX_INVALID_ARGUMENT` for a bad name or attempt count. */
+  /** @throws OutboxError `OUTBOX_INVALID_ARGUMENT` for a bad name, attempt count or replay interval. */
   constructor(options: ConsumerOptions<Ctx>) {
     if (typeof options.name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(options.name)) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'name must match [A-Za-z0-9_-]{1,64}');
     this.#o = options;
@@ -82,6 +98,8 @@ export class Consumer<Ctx> {
     this.#bInit = options.backoff?.initialMs ?? 50;
     this.#bMax = options.backoff?.maxMs ?? 5000;
     this.#random = options.random ?? Math.random;
+    this.#replayMs = options.deadLetterReplayIntervalMs ?? 5000;
+    if (!Number.isFinite(this.#replayMs) || this.#replayMs < 0) throw new OutboxError('OUTBOX_INVALID_ARGUMENT', 'deadLetterReplayIntervalMs must be >= 0');
   }
 
   /** Subscribes (idempotent). */
@@ -91,20 +109,85 @@ export class Consumer<Ctx> {
         { group: this.#o.name, aggregateTypes: this.#o.aggregateTypes, consumer: this.#o.consumerId, maxInFlight: this.#o.maxInFlight, signal: this.#abort.signal },
         (event) => this.#deliver(event),
       );
+      const inbox = this.#o.inbox;
+      if (this.#replayMs > 0 && inbox.listReplayRequests !== undefined && inbox.clearReplayRequest !== undefined && !this.#abort.signal.aborted) {
+        this.#replayLoop = this.#replayRequested();
+      }
     })();
     await this.#starting;
   }
 
   #deliver(event: OutboxEvent): Promise<void> {
     this.#stats.delivered++;
+    return this.#enqueue(event, () => this.#handle(event));
+  }
+
+  /** Runs `work` after everything queued for the event's aggregate (live events and replays share the queue). */
+  #enqueue(event: OutboxEvent, work: () => Promise<void>): Promise<void> {
     const key = `${event.aggregateType}\u0000${event.aggregateId}`;
     const prev = this.#chains.get(key) ?? Promise.resolve();
-    const next = prev.then(() => this.#handle(event));
+    const next = prev.then(work);
     this.#chains.set(key, next);
     void next.finally(() => {
       if (this.#chains.get(key) === next) this.#chains.delete(key);
     });
     return next;
+  }
+
+  /** Every `deadLetterReplayIntervalMs` until close: replays the letters an operator requested. */
+  async #replayRequested(): Promise<void> {
+    const inbox = this.#o.inbox;
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      await sleep(this.#replayMs, signal);
+      if (signal.aborted) return;
+      let letters: DeadLetter[];
+      try {
+        letters = await inbox.listReplayRequests!(this.#o.name, 100);
+      } catch {
+        continue; // the inbox's database is unavailable: try again next interval
+      }
+      // aggregates whose replay failed in this round: their later letters wait, to keep their order
+      const failed = new Set<string>();
+      await Promise.allSettled(
+        letters.map((l) =>
+          this.#enqueue(l.event, async () => {
+            const key = `${l.event.aggregateType}\u0000${l.event.aggregateId}`;
+            try {
+              if (failed.has(key)) {
+                await inbox.clearReplayRequest!(this.#o.name, l.event.id);
+                return;
+              }
+              const error = await this.#replayOne(l);
+              if (error !== undefined) {
+                failed.add(key);
+                await inbox.clearReplayRequest!(this.#o.name, l.event.id, error);
+              }
+            } catch {
+              // removing or updating the letter failed (database unavailable): the request stays for the next interval
+              failed.add(key);
+            }
+          }),
+        ),
+      );
+    }
+  }
+
+  /**
+   * Replays one letter through the inbox and removes it. Returns the error message when the handler (or the inbox
+   * transaction) failed again; throws when removing the letter failed.
+   */
+  async #replayOne(l: DeadLetter): Promise<string | undefined> {
+    try {
+      const e = this.#o.registry === undefined ? l.event : await this.#o.registry.upcast(l.event);
+      await this.#o.inbox.process(this.#o.name, l.event, (ctx) => this.#o.handler(e, ctx));
+    } catch (err) {
+      this.#o.onError?.(err, l.event);
+      return err instanceof Error ? err.message : String(err);
+    }
+    await this.#o.inbox.removeDeadLetter(this.#o.name, l.event.id);
+    this.#stats.deadLettersReplayed++;
+    return undefined;
   }
 
   async #handle(event: OutboxEvent): Promise<void> {
@@ -146,6 +229,7 @@ export class Consumer<Ctx> {
         const e = this.#o.registry === undefined ? l.event : await this.#o.registry.upcast(l.event);
         await this.#o.inbox.process(this.#o.name, l.event, (ctx) => this.#o.handler(e, ctx));
         await this.#o.inbox.removeDeadLetter(this.#o.name, l.event.id);
+        this.#stats.deadLettersReplayed++;
         replayed++;
       } catch (err) {
         failed++;
@@ -165,6 +249,7 @@ export class Consumer<Ctx> {
     this.#abort.abort();
     await this.#starting?.catch(() => {});
     await this.#sub?.close();
+    await this.#replayLoop;
     await Promise.allSettled([...this.#chains.values()]);
   }
 

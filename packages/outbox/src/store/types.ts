@@ -41,6 +41,18 @@ export interface Inbox<Ctx> {
   listDeadLetters(consumer: string, options?: { limit?: number | undefined }): Promise<DeadLetter[]>;
   /** Removes a dead letter (after a successful replay). */
   removeDeadLetter(consumer: string, eventId: string): Promise<boolean>;
+  /**
+   * Optional: dead letters of `consumer` whose replay an operator requested (e.g. `dataplane-outbox dead-letters
+   * replay`), oldest first, at most `limit`. A `Consumer` whose inbox has this method and
+   * {@link Inbox.clearReplayRequest} replays them every `deadLetterReplayIntervalMs`.
+   */
+  listReplayRequests?(consumer: string, limit: number): Promise<DeadLetter[]>;
+  /**
+   * Optional: clears the replay request of a dead letter that stays (its replay failed, or was skipped). With
+   * `error`, the letter records it and counts one more attempt; its `failedAt` is kept, so the order of one
+   * aggregate's letters is kept too.
+   */
+  clearReplayRequest?(consumer: string, eventId: string, error?: string | undefined): Promise<void>;
 }
 
 /** A stored dead letter. */
@@ -50,4 +62,6 @@ export interface DeadLetter {
   error: string;
   attempts: number;
   failedAt: string;
+  /** When an operator requested its replay (ISO 8601), if a request is pending and the inbox records them. */
+  replayRequestedAt?: string | undefined;
 }

@@ -140,6 +140,8 @@ export class PgInbox implements Inbox<PgQueryable> {
     await this.#pool.query(`create schema if not exists ${this.#schema}`).catch(() => {});
     await this.#pool.query(`create table if not exists ${this.#inbox} (consumer text not null, event_id uuid not null, handled_at timestamptz not null default now(), primary key (consumer, event_id))`).catch(ignoreDup);
     await this.#pool.query(`create table if not exists ${this.#dead} (consumer text not null, event_id uuid not null, event jsonb not null, error text not null, attempts int not null, failed_at timestamptz not null default now(), primary key (consumer, event_id))`).catch(ignoreDup);
+    // replay requests of the operator tool (dataplane-outbox dead-letters replay); added to tables of older versions
+    await this.#pool.query(`alter table ${this.#dead} add column if not exists replay_requested_at timestamptz`).catch(ignoreDup);
   }
 
   /**
@@ -340,7 +342,7 @@ export class PgInbox implements Inbox<PgQueryable> {
   async deadLetter(consumer: string, event: OutboxEvent, error: string, attempts: number): Promise<void> {
     await this.#pool.query(
       `insert into ${this.#dead} (consumer, event_id, event, error, attempts) values ($1, $2, $3::jsonb, $4, $5)
-       on conflict (consumer, event_id) do update set error = excluded.error, attempts = ${this.#dead}.attempts + excluded.attempts, failed_at = now()`,
+       on conflict (consumer, event_id) do update set error = excluded.error, attempts = ${this.#dead}.attempts + excluded.attempts, failed_at = now(), replay_requested_at = null`,
       [consumer, event.id, JSON.stringify(event), error.slice(0, 4000), attempts],
     );
   }
@@ -348,13 +350,41 @@ export class PgInbox implements Inbox<PgQueryable> {
   /** {@inheritDoc Inbox.listDeadLetters} */
   async listDeadLetters(consumer: string, options: { limit?: number | undefined } = {}): Promise<DeadLetter[]> {
     const r = await this.#pool.query(`select * from ${this.#dead} where consumer = $1 order by failed_at, event_id limit $2`, [consumer, options.limit ?? 100]);
-    return r.rows.map((x) => ({
-      consumer: x.consumer as string,
-      event: validateEvent(x.event),
-      error: x.error as string,
-      attempts: x.attempts as number,
-      failedAt: (x.failed_at as Date).toISOString(),
-    }));
+    return r.rows.map(toDeadLetter);
+  }
+
+  /**
+   * {@inheritDoc Inbox.listReplayRequests}
+   *
+   * @example
+   * ```ts
+   * import pg from 'pg';
+   * import { PgInbox } from '@dataplane/outbox/pg';
+   *
+   * const inbox = new PgInbox({ pool: new pg.Pool() });
+   * const requested = await inbox.listReplayRequests('billing', 100);
+   * ```
+   */
+  async listReplayRequests(consumer: string, limit: number): Promise<DeadLetter[]> {
+    const r = await this.#pool.query(`select * from ${this.#dead} where consumer = $1 and replay_requested_at is not null order by failed_at, event_id limit $2`, [consumer, limit]);
+    return r.rows.map(toDeadLetter);
+  }
+
+  /**
+   * {@inheritDoc Inbox.clearReplayRequest}
+   *
+   * @example
+   * ```ts
+   * import pg from 'pg';
+   * import { PgInbox } from '@dataplane/outbox/pg';
+   *
+   * const inbox = new PgInbox({ pool: new pg.Pool() });
+   * await inbox.clearReplayRequest('billing', '018f3a2e-7c41-7b8e-9d2a-3f1c5e6a7b80', 'still failing');
+   * ```
+   */
+  async clearReplayRequest(consumer: string, eventId: string, error?: string | undefined): Promise<void> {
+    if (error === undefined) await this.#pool.query(`update ${this.#dead} set replay_requested_at = null where consumer = $1 and event_id = $2`, [consumer, eventId]);
+    else await this.#pool.query(`update ${this.#dead} set replay_requested_at = null, error = $3, attempts = attempts + 1 where consumer = $1 and event_id = $2`, [consumer, eventId, error.slice(0, 4000)]);
   }
 
   /** {@inheritDoc Inbox.removeDeadLetter} */
@@ -362,6 +392,17 @@ export class PgInbox implements Inbox<PgQueryable> {
     const r = await this.#pool.query(`delete from ${this.#dead} where consumer = $1 and event_id = $2`, [consumer, eventId]);
     return (r.rowCount ?? 0) > 0;
   }
+}
+
+function toDeadLetter(x: Record<string, unknown>): DeadLetter {
+  return {
+    consumer: x.consumer as string,
+    event: validateEvent(x.event),
+    error: x.error as string,
+    attempts: x.attempts as number,
+    failedAt: (x.failed_at as Date).toISOString(),
+    replayRequestedAt: x.replay_requested_at instanceof Date ? x.replay_requested_at.toISOString() : undefined,
+  };
 }
 
 function ignoreDup(err: unknown): void {
