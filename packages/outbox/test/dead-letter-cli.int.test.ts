@@ -5,8 +5,9 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Consumer, MemoryTransport, createEvent, type OutboxEvent } from '@dataplane/outbox';
@@ -221,6 +222,25 @@ describe('dataplane-outbox dead-letters', () => {
     const r = await cli(['dead-letters', 'list'], {});
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('missing --url');
+  });
+
+  it('without the pg driver installed, exits 1 and says what to install', async () => {
+    // the built package alone, in a folder with no node_modules above it
+    const dir = mkdtempSync(join(tmpdir(), 'dataplane-outbox-nopg-'));
+    try {
+      cpSync(resolve(import.meta.dirname, '../dist'), join(dir, 'dist'), { recursive: true });
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'x', type: 'module' }));
+      const r = await new Promise<Run>((done) => {
+        execFile(process.execPath, [join(dir, 'dist/cli/index.js'), 'dead-letters', 'list', '--url', PGURL], { encoding: 'utf8' }, (err, stdout, stderr) => {
+          done({ code: err === null ? 0 : ((err as { code?: number }).code ?? -1), stdout, stderr });
+        });
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('npm install pg');
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an unreachable database or a wrong prefix exits 1 with a message', async () => {
