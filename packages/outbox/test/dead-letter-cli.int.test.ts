@@ -171,6 +171,43 @@ describe('dataplane-outbox dead-letters', () => {
     await consumer.close();
   });
 
+  it('replay: when a letter fails again, the later letters of its aggregate are not applied out of order', async () => {
+    const inbox = new PgInbox({ pool, schema, prefix: 'ord' });
+    await inbox.migrate();
+    await pool.query(`create table ${schema}.ord_effects (seq bigserial primary key, n int not null)`);
+    // effects go to the inbox's transaction: exactly once, even when the inbox runs an effect again after a group failed
+    const applied = async (): Promise<number[]> => (await pool.query(`select n from ${schema}.ord_effects order by seq`)).rows.map((r) => r.n as number);
+    const failing = new Set<string>();
+    const transport = new MemoryTransport();
+    const consumer = new Consumer<PgQueryable>({
+      name: 'ord', transport, inbox, aggregateTypes: ['acct'], maxAttempts: 1, deadLetterReplayIntervalMs: 50,
+      handler: async (e, c) => {
+        if (failing.has(e.id)) throw new Error('still broken');
+        await c.query(`insert into ${schema}.ord_effects (n) values ($1)`, [(e.payload as { n: number }).n]);
+      },
+    });
+    await consumer.start();
+    const e1 = ev('s1', 1, true);
+    const e2 = ev('s1', 2, true);
+    const e3 = ev('s2', 3, true);
+    for (const e of [e1, e2, e3]) failing.add(e.id);
+    await transport.publish([e1, e2, e3]);
+    await until(() => consumer.stats().deadLettered === 3);
+    failing.delete(e2.id); // e2 and e3 are fixed, e1 is not
+    failing.delete(e3.id);
+    expect(await cliJson<{ requested: number }>(['dead-letters', 'replay', '--prefix', 'ord', '--consumer', 'ord', '--all'])).toEqual({ requested: 3 });
+    await until(async () => (await cliJson<Listed[]>(['dead-letters', 'list', '--prefix', 'ord'])).every((l) => l.replayRequestedAt === null));
+    const left = await cliJson<Listed[]>(['dead-letters', 'list', '--prefix', 'ord']);
+    expect(left.map((l) => [l.eventId, l.attempts])).toEqual([[e1.id, 2], [e2.id, 1]]);
+    expect(await applied()).toEqual([3]); // e2 waits for e1; the other aggregate went on
+    failing.clear();
+    expect(await cliJson<{ requested: number }>(['dead-letters', 'replay', '--prefix', 'ord', '--consumer', 'ord', '--all'])).toEqual({ requested: 2 });
+    await until(async () => (await cliJson<Listed[]>(['dead-letters', 'list', '--prefix', 'ord'])).length === 0);
+    expect(await applied()).toEqual([3, 1, 2]);
+    expect(consumer.stats().deadLettersReplayed).toBe(3);
+    await consumer.close();
+  });
+
   it('a consumer with deadLetterReplayIntervalMs 0 leaves requests alone', async () => {
     const inbox = new PgInbox({ pool, schema, prefix: 'off' });
     await inbox.migrate();
