@@ -69,6 +69,7 @@ export interface ConsumerStats {
  * const consumer = new Consumer({
  *   name: 'billing', transport: new MemoryTransport(), inbox: new PgInbox({ pool }), aggregateTypes: ['order'],
  *   handler: async (event, client) => { await client.query('insert into invoices(order_id) values ($1)', [event.aggregateId]); },
+ *   deadLetterReplayIntervalMs: 5_000, // replays what `dataplane-outbox dead-letters replay` requested
  * });
  * await consumer.start();
  * await consumer.close();
