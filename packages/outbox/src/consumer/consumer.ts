@@ -227,11 +227,8 @@ export class Consumer<Ctx> {
     let failed = 0;
     for (const l of letters) {
       try {
-        const e = this.#o.registry === undefined ? l.event : await this.#o.registry.upcast(l.event);
-        await this.#o.inbox.process(this.#o.name, l.event, (ctx) => this.#o.handler(e, ctx));
-        await this.#o.inbox.removeDeadLetter(this.#o.name, l.event.id);
-        this.#stats.deadLettersReplayed++;
-        replayed++;
+        if ((await this.#replayOne(l)) === undefined) replayed++;
+        else failed++; // #replayOne reported it
       } catch (err) {
         failed++;
         this.#o.onError?.(err, l.event);
